@@ -1,0 +1,163 @@
+//! Reductions over one or several dims, with `keepdim`.
+//!
+//! Every reduction moves the reduced dims last ([`reduce_rows`]) so the kernel reduces
+//! contiguous rows; the result has the kept dims in their original order.
+
+use crate::backward::Node;
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::op::OpKind;
+use crate::storage::Storage;
+use crate::tensor::{gather_contiguous, Tensor};
+use rayon::prelude::*;
+
+/// The shape after reducing `dims` (sorted, normalized).
+pub(crate) fn reduced_shape(shape: &[usize], dims: &[usize], keepdim: bool) -> Vec<usize> {
+    let mut out = Vec::with_capacity(shape.len());
+    for (i, &d) in shape.iter().enumerate() {
+        if dims.contains(&i) {
+            if keepdim {
+                out.push(1);
+            }
+        } else {
+            out.push(d);
+        }
+    }
+    out
+}
+
+/// The elements of `t` (typed `T`) arranged as rows: kept dims outer, reduced dims inner.
+/// Returns `(data, rows, row_len)`.
+pub(crate) fn reduce_rows<T: Element>(data: &[T], t: &Tensor, dims: &[usize]) -> (Vec<T>, usize, usize) {
+    let r = t.rank();
+    let mut perm: Vec<usize> = (0..r).filter(|d| !dims.contains(d)).collect();
+    perm.extend_from_slice(dims);
+    let row_len: usize = dims.iter().map(|&d| t.shape()[d]).product();
+    let rows = t
+        .numel()
+        .checked_div(row_len)
+        .unwrap_or_else(|| perm[..r - dims.len()].iter().map(|&d| t.shape()[d]).product());
+    (gather_contiguous(data, &t.layout().permute(&perm)), rows, row_len)
+}
+
+/// Applies `f` to each row in parallel when there is enough work.
+pub(crate) fn map_rows<T: Copy + Send + Sync, U: Copy + Send + Sync + Default>(
+    data: &[T],
+    rows: usize,
+    row_len: usize,
+    f: impl Fn(&[T]) -> U + Send + Sync,
+) -> Vec<U> {
+    let mut out = vec![U::default(); rows];
+    if row_len == 0 {
+        out.iter_mut().for_each(|o| *o = f(&[]));
+        return out;
+    }
+    if rows * row_len >= 1 << 16 && rows > 1 {
+        out.par_iter_mut()
+            .zip(data.par_chunks(row_len))
+            .for_each(|(o, r)| *o = f(r));
+    } else {
+        out.iter_mut().zip(data.chunks(row_len)).for_each(|(o, r)| *o = f(r));
+    }
+    out
+}
+
+/// Pairwise summation keeps f32 sums accurate (like PyTorch's cascade sum).
+fn pairwise_sum(x: &[f64]) -> f64 {
+    if x.len() <= 32 {
+        return x.iter().sum();
+    }
+    let m = x.len() / 2;
+    pairwise_sum(&x[..m]) + pairwise_sum(&x[m..])
+}
+
+fn sum_f32(x: &[f32]) -> f32 {
+    // Eight independent accumulators in f32, combined in f64: vectorizes and stays accurate.
+    let mut acc = [0f32; 16];
+    let chunks = x.chunks_exact(16);
+    let rem = chunks.remainder();
+    let mut total = 0f64;
+    for (i, c) in chunks.enumerate() {
+        for j in 0..16 {
+            acc[j] += c[j];
+        }
+        if i % 256 == 255 {
+            total += acc.iter().map(|&v| v as f64).sum::<f64>();
+            acc = [0f32; 16];
+        }
+    }
+    total += acc.iter().map(|&v| v as f64).sum::<f64>();
+    total += rem.iter().map(|&v| v as f64).sum::<f64>();
+    total as f32
+}
+
+impl Tensor {
+    /// Sum over `dims` (all dims when empty). Integer and bool tensors sum into int64, like
+    /// PyTorch.
+    pub fn sum_dims(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        let d = self.reduce_dims("sum", dims)?;
+        let x = match self.dtype() {
+            DType::Bool | DType::U8 | DType::I32 => self.to_dtype(DType::I64)?,
+            _ => self.clone(),
+        };
+        let shape = reduced_shape(x.shape(), &d, keepdim);
+        let storage = {
+            let s = x.storage();
+            match &*s {
+                Storage::F32(v) => {
+                    let (rows, n, len) = reduce_rows(v, &x, &d);
+                    Storage::F32(map_rows(&rows, n, len, sum_f32))
+                }
+                Storage::F64(v) => {
+                    let (rows, n, len) = reduce_rows(v, &x, &d);
+                    Storage::F64(map_rows(&rows, n, len, pairwise_sum))
+                }
+                Storage::I64(v) => {
+                    let (rows, n, len) = reduce_rows(v, &x, &d);
+                    Storage::I64(map_rows(&rows, n, len, |r| {
+                        r.iter().fold(0i64, |a, &b| a.wrapping_add(b))
+                    }))
+                }
+                Storage::F16(_) | Storage::BF16(_) => {
+                    let f = x
+                        .detach()
+                        .to_dtype(DType::F32)?
+                        .sum_dims(dims, keepdim)?
+                        .to_dtype(x.dtype())?;
+                    let s = f.storage().clone();
+                    s
+                }
+                other => return Err(Error::dtype("sum", other.dtype(), "")),
+            }
+        };
+        let node = Node::record(OpKind::Sum { dims: d, keepdim }, &[&x], vec![]);
+        Ok(Tensor::from_storage_node(storage, &shape, node))
+    }
+
+    /// Sum of all elements as a 0-dim tensor.
+    pub fn sum(&self) -> Result<Tensor> {
+        self.sum_dims(&[], false)
+    }
+
+    /// Mean over `dims` (all when empty). Floating-point tensors only, like PyTorch.
+    pub fn mean_dims(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        if !self.dtype().is_float() {
+            return Err(Error::dtype(
+                "mean",
+                self.dtype(),
+                "mean needs a floating-point tensor; cast with to_dtype",
+            ));
+        }
+        let d = self.reduce_dims("mean", dims)?;
+        let count: usize = d.iter().map(|&i| self.shape()[i]).product();
+        let s = crate::no_grad(|| self.sum_dims(dims, keepdim))?;
+        let out = crate::no_grad(|| s.div_scalar(count as f64))?;
+        let node = Node::record(OpKind::Mean { dims: d, keepdim }, &[self], vec![]);
+        Ok(if node.is_some() { out.with_node(node) } else { out })
+    }
+
+    /// Mean of all elements as a 0-dim tensor.
+    pub fn mean(&self) -> Result<Tensor> {
+        self.mean_dims(&[], false)
+    }
+}

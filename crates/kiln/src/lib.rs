@@ -1,0 +1,25 @@
+//! Kiln: eager tensors with dynamic autograd, built to go from a prototype to production.
+//!
+//! Depend on this crate and `use kiln::prelude::*`:
+//!
+//! ```
+//! use kiln::prelude::*;
+//! # fn main() -> kiln::Result<()> {
+//! kiln::manual_seed(0);
+//! let x = Tensor::randn(&[4, 3], DType::F32)?;
+//! let w = Tensor::randn(&[3, 2], DType::F32)?.requires_grad_(true);
+//! let loss = x.matmul(&w)?.tanh()?.mean()?;
+//! loss.backward()?;
+//! assert_eq!(w.grad().unwrap().shape(), &[3, 2]);
+//! # Ok(()) }
+//! ```
+
+pub use kiln_tensor::*;
+
+/// Sets the number of threads kernels use (`torch.set_num_threads`); `0` restores the default.
+pub use kiln_kernels::{num_threads, set_num_threads};
+
+/// The names a Kiln program usually needs.
+pub mod prelude {
+    pub use kiln_tensor::{grad, no_grad, tensor, DType, Device, Error, Result, Tensor};
+}

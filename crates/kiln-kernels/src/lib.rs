@@ -20,5 +20,13 @@ pub mod num;
 pub mod par;
 pub mod simd;
 
+pub mod reduce;
+
+pub mod conv;
+pub mod pool;
+
+pub mod norm;
+pub mod softmax;
+
 pub use num::{Float, Num};
 pub use par::{num_threads, set_num_threads};

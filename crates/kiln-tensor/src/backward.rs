@@ -392,6 +392,8 @@ fn input_grads(node: &Node, g: &Tensor, out: &Tensor) -> Result<Vec<Option<Tenso
             let count: usize = dims.iter().map(|&d| x.shape()[d]).product();
             one(unreduce(&g.div_scalar(count as f64)?, x.shape(), dims, *keepdim)?)
         }
+        // (reductions: more arms here)
+
 
         // ---- linear algebra ----
         OpKind::Matmul => {
@@ -442,6 +444,16 @@ fn input_grads(node: &Node, g: &Tensor, out: &Tensor) -> Result<Vec<Option<Tenso
         }
         OpKind::Expand => one(sum_to(g, x.shape())?),
         OpKind::Contiguous => one(g.clone()),
+
+        // ---- indexing and shape ----
+        // (indexing: arms here)
+
+        // ---- convolution and pooling ----
+        // (conv/pool: arms here)
+
+        // ---- neural-network functions ----
+        // (nn functions: arms here)
+
 
         other => {
             let _ = out;

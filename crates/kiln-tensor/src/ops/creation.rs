@@ -59,7 +59,7 @@ impl<A: NdArray, const N: usize> NdArray for [A; N] {
 impl<A: NdArray> NdArray for [A] {
     type Elem = A::Elem;
     fn flatten_into(&self, out: &mut Vec<A::Elem>) -> Vec<usize> {
-        let mut inner = vec![0];
+        let mut inner = vec![];
         for (i, a) in self.iter().enumerate() {
             let s = a.flatten_into(out);
             if i == 0 {

@@ -77,10 +77,10 @@ proptest! {
             let got = op(&a, &b).unwrap();
             prop_assert_eq!(got.shape(), &out_shape[..]);
             let got = got.to_vec::<f64>().unwrap();
-            for i in 0..n {
+            prop_assert_eq!(got.len(), n);
+            for (i, &g) in got.iter().enumerate() {
                 let idx = unravel(i, &out_shape);
-                let expect = f(va[bidx(&idx, &sa)], vb[bidx(&idx, &sb)]);
-                prop_assert_eq!(got[i], expect);
+                prop_assert_eq!(g, f(va[bidx(&idx, &sa)], vb[bidx(&idx, &sb)]));
             }
         }
     }

@@ -50,6 +50,14 @@ pub(crate) fn reduce_rows<'a, T: Element>(data: &'a [T], t: &Tensor, dims: &[usi
     (rows_data, rows, row_len)
 }
 
+/// Normalizes the dim of a single-dim op; a 0-dim tensor accepts `0` and `-1`, like PyTorch.
+pub(crate) fn one_dim(op: &'static str, dim: isize, rank: usize) -> Result<usize> {
+    if rank == 0 && (dim == 0 || dim == -1) {
+        return Ok(0);
+    }
+    crate::layout::normalize_dim(op, dim, rank)
+}
+
 /// Row-major data of `shape` with `dim` moved last (and resized to `last`) as a contiguous
 /// tensor of `shape` with that dim back in place: the inverse of [`reduce_rows`] with one dim.
 pub(crate) fn unmove_last(storage: Storage, shape: &[usize], dim: usize, last: usize) -> Tensor {

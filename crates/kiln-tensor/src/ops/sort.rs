@@ -7,9 +7,8 @@
 use crate::backward::Node;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
-use crate::layout::normalize_dim;
 use crate::op::OpKind;
-use crate::ops::reduce::{reduce_rows, unmove_last};
+use crate::ops::reduce::{one_dim, reduce_rows, unmove_last};
 use crate::storage::Storage;
 use crate::tensor::Tensor;
 use kiln_kernels::reduce::{argsort_row, map_rows_into, topk_row};
@@ -111,7 +110,7 @@ impl Tensor {
     ///
     /// Errors on a bad `dim`.
     pub fn sort(&self, dim: isize, descending: bool) -> Result<(Tensor, Tensor)> {
-        let d = normalize_dim("sort", dim, self.rank())?;
+        let d = one_dim("sort", dim, self.rank())?;
         if self.rank() == 0 {
             return Ok((self.clone(), Tensor::zeros(&[], DType::I64)));
         }
@@ -124,7 +123,7 @@ impl Tensor {
     /// The int64 indices that sort along `dim` (`torch.argsort(x, dim, descending, stable=True)`),
     /// see [`Tensor::sort`].
     pub fn argsort(&self, dim: isize, descending: bool) -> Result<Tensor> {
-        let d = normalize_dim("argsort", dim, self.rank())?;
+        let d = one_dim("argsort", dim, self.rank())?;
         if self.rank() == 0 {
             return Ok(Tensor::zeros(&[], DType::I64));
         }
@@ -139,7 +138,7 @@ impl Tensor {
     /// Errors on a bad `dim` or `k` larger than `dim`'s size.
     pub fn topk(&self, k: usize, dim: isize, largest: bool, sorted: bool) -> Result<(Tensor, Tensor)> {
         let _ = sorted;
-        let d = normalize_dim("topk", dim, self.rank())?;
+        let d = one_dim("topk", dim, self.rank())?;
         let n = self.shape().get(d).copied().unwrap_or(1);
         if k > n {
             return Err(Error::invalid(

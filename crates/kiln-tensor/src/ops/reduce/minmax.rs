@@ -4,11 +4,10 @@
 //! NaN propagates (the first NaN of a row is the result, with its index) and ties resolve to the
 //! first occurrence, as in PyTorch's CPU kernels.
 
-use super::{map_rows, reduce_rows, reduced_shape};
+use super::{map_rows, one_dim, reduce_rows, reduced_shape};
 use crate::backward::Node;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
-use crate::layout::normalize_dim;
 use crate::op::OpKind;
 use crate::storage::Storage;
 use crate::tensor::Tensor;
@@ -48,11 +47,11 @@ fn extremes(t: &Tensor, dims: &[usize], largest: bool) -> (Storage, Vec<i64>) {
 impl Tensor {
     fn extreme_dim(&self, op: &'static str, dim: isize, keepdim: bool, largest: bool) -> Result<(Tensor, Tensor)> {
         if self.rank() == 0 {
-            normalize_dim(op, dim, 0)?;
+            one_dim(op, dim, 0)?;
             let (v, i) = self.reshape(&[1])?.extreme_dim(op, 0, false, largest)?;
             return Ok((v, i));
         }
-        let d = normalize_dim(op, dim, self.rank())?;
+        let d = one_dim(op, dim, self.rank())?;
         nonempty(op, self, &[d])?;
         let (vals, idx) = extremes(self, &[d], largest);
         let shape = reduced_shape(self.shape(), &[d], keepdim);
@@ -132,7 +131,7 @@ impl Tensor {
         let x = self.detach();
         match dim {
             Some(d) => {
-                normalize_dim(op, d, x.rank())?;
+                one_dim(op, d, x.rank())?;
                 Ok(x.extreme_dim(op, d, keepdim, largest)?.1)
             }
             None => {

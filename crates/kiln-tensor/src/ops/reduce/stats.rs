@@ -1,11 +1,10 @@
 //! Products, variance and standard deviation, `logsumexp`, vector norms, `all`/`any` and
 //! `cumsum`.
 
-use super::{map_rows, reduce_rows, reduced_shape, unmove_last};
+use super::{map_rows, one_dim, reduce_rows, reduced_shape, unmove_last};
 use crate::backward::Node;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::layout::normalize_dim;
 use crate::op::OpKind;
 use crate::ops::to_float;
 use crate::storage::Storage;
@@ -239,7 +238,7 @@ impl Tensor {
     ///
     /// Errors on a bad `dim`.
     pub fn cumsum(&self, dim: isize) -> Result<Tensor> {
-        let d = normalize_dim("cumsum", dim, self.rank())?;
+        let d = one_dim("cumsum", dim, self.rank())?;
         if self.rank() == 0 {
             return widen_int(self)?.deep_clone();
         }

@@ -332,6 +332,8 @@ fn var_std_values() {
     };
     assert!((x.var().unwrap().item::<f64>().unwrap() - all).abs() < 1e-12);
     assert!((x.std().unwrap().item::<f64>().unwrap() - all.sqrt()).abs() < 1e-12);
+    // A constant row: std's gradient is 0 (PyTorch masks it), not NaN.
+    assert_eq!(grad_of(&f64s(&[2.0, 2.0, 2.0], &[3]), |t| t.std()), vec![0.0; 3]);
     // One element with the unbiased divisor: 0 / 0.
     assert!(f64s(&[3.0], &[1]).var().unwrap().item::<f64>().unwrap().is_nan());
 }
@@ -636,9 +638,16 @@ proptest! {
     #[test]
     fn reductions_match_naive_loops((shape, perm, pick, keepdim, seed) in case()) {
         manual_seed(seed);
-        let base = Tensor::randn(&shape, DType::F64).unwrap();
+        // Half the cases take every other element along dim 0 of a twice-as-long tensor (a
+        // non-unit stride); all are permuted (the identity keeps the contiguous fast path).
+        let base = if seed % 2 == 1 {
+            let mut big = shape.clone();
+            big[0] *= 2;
+            Tensor::randn(&big, DType::F64).unwrap().slice(0, 1, None, 2).unwrap()
+        } else {
+            Tensor::randn(&shape, DType::F64).unwrap()
+        };
         let iperm: Vec<isize> = perm.iter().map(|&p| p as isize).collect();
-        // A permuted (non-contiguous) view of the data.
         let x = base.permute(&iperm).unwrap();
         let xs = x.shape().to_vec();
         let values = x.to_vec_f64();

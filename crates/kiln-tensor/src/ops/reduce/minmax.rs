@@ -83,15 +83,6 @@ impl Tensor {
     fn extreme_dims(&self, op: &'static str, dims: &[isize], keepdim: bool, largest: bool) -> Result<Tensor> {
         let d = self.reduce_dims(op, dims)?;
         nonempty(op, self, &d)?;
-        if self.numel() == 0 && d.len() == self.rank() {
-            return Err(Error::invalid(
-                op,
-                format!(
-                    "cannot reduce an empty tensor of shape {:?} over all dims; specify a non-empty dim",
-                    self.shape()
-                ),
-            ));
-        }
         let (vals, _) = extremes(self, &d, largest);
         let shape = reduced_shape(self.shape(), &d, keepdim);
         let kind = if largest {

@@ -75,10 +75,12 @@ impl Tensor {
     ///
     /// Errors on a non-float tensor or bad dims.
     pub fn var_dims(&self, dims: &[isize], correction: f64, keepdim: bool) -> Result<Tensor> {
-        self.var_impl("var", dims, correction, keepdim)
+        let (dev, divisor) = self.deviations("var", dims, correction)?;
+        dev.square()?.sum_dims(dims, keepdim)?.div_scalar(divisor)
     }
 
-    fn var_impl(&self, op: &'static str, dims: &[isize], correction: f64, keepdim: bool) -> Result<Tensor> {
+    /// Deviations from the mean over `dims` and the divisor `max(0, N - correction)`.
+    fn deviations(&self, op: &'static str, dims: &[isize], correction: f64) -> Result<(Tensor, f64)> {
         if !self.dtype().is_float() {
             return Err(Error::dtype(
                 op,
@@ -88,14 +90,16 @@ impl Tensor {
         }
         let d = self.reduce_dims(op, dims)?;
         let n: usize = d.iter().map(|&i| self.shape()[i]).product();
-        let mean = self.mean_dims(dims, true)?;
-        let ss = self.sub(&mean)?.square()?.sum_dims(dims, keepdim)?;
-        ss.div_scalar((n as f64 - correction).max(0.0))
+        let dev = self.sub(&self.mean_dims(dims, true)?)?;
+        Ok((dev, (n as f64 - correction).max(0.0)))
     }
 
-    /// Standard deviation over `dims`: the square root of [`Tensor::var_dims`].
+    /// Standard deviation over `dims`: the square root of [`Tensor::var_dims`]. Its gradient is
+    /// 0 where the deviation is 0 (PyTorch's rule), not NaN.
     pub fn std_dims(&self, dims: &[isize], correction: f64, keepdim: bool) -> Result<Tensor> {
-        self.var_impl("std", dims, correction, keepdim)?.sqrt()
+        let (dev, divisor) = self.deviations("std", dims, correction)?;
+        // The 2-norm's gradient at zero is 0, which gives std that rule.
+        dev.norm(2.0, dims, keepdim)?.div_scalar(divisor.sqrt())
     }
 
     /// Unbiased variance of all elements (`torch.var(x)`), a 0-dim tensor.

@@ -393,6 +393,62 @@ fn input_grads(node: &Node, g: &Tensor, out: &Tensor) -> Result<Vec<Option<Tenso
             one(unreduce(&g.div_scalar(count as f64)?, x.shape(), dims, *keepdim)?)
         }
         // (reductions: more arms here)
+        OpKind::Prod { dims, keepdim } => {
+            // Exact with zeros: no zero in a row -> out / x; one zero -> the product of the
+            // others at the zero, 0 elsewhere; more zeros -> 0.
+            let idims: Vec<isize> = dims.iter().map(|&d| d as isize).collect();
+            let zero = x.eq_scalar(0.0)?;
+            let x_nz = x.ones_like().where_(&zero, x)?;
+            let p_nz = x_nz.prod_dims(&idims, true)?;
+            let zeros = zero.sum_dims(&idims, true)?;
+            let one_zero = zeros.eq_scalar(1.0)?.logical_and(&zero)?;
+            let at_zero = p_nz.broadcast_to(x.shape())?.where_(&one_zero, &x.zeros_like())?;
+            let factor = p_nz.div(&x_nz)?.where_(&zeros.eq_scalar(0.0)?, &at_zero)?;
+            one(unreduce(g, x.shape(), dims, *keepdim)?.mul(&factor)?)
+        }
+        OpKind::MaxDim { dim, keepdim } | OpKind::MinDim { dim, keepdim } => {
+            let idx = &node.saved[0];
+            let (g, idx) = if *keepdim {
+                (g.clone(), idx.clone())
+            } else {
+                (g.unsqueeze(*dim as isize)?, idx.unsqueeze(*dim as isize)?)
+            };
+            one(crate::ops::sort::put_along(&g, &idx, *dim, x.shape())?)
+        }
+        OpKind::Amax { dims, keepdim } | OpKind::Amin { dims, keepdim } => {
+            // Split evenly among the elements equal to the extreme.
+            let idims: Vec<isize> = dims.iter().map(|&d| d as isize).collect();
+            let mask = x.eq(&unreduce(out, x.shape(), dims, *keepdim)?)?.to_dtype(g.dtype())?;
+            let count = mask.sum_dims(&idims, true)?;
+            one(unreduce(g, x.shape(), dims, *keepdim)?.mul(&mask)?.div(&count)?)
+        }
+        OpKind::LogSumExp { dims, keepdim } => {
+            let soft = x.sub(&unreduce(out, x.shape(), dims, *keepdim)?)?.exp()?;
+            one(unreduce(g, x.shape(), dims, *keepdim)?.mul(&soft)?)
+        }
+        OpKind::Norm { p, dims, keepdim } => {
+            // d/dx (sum |x|^p)^(1/p) = sgn(x) |x|^(p-1) / norm^(p-1); 0 where the norm is 0.
+            let n = unreduce(out, x.shape(), dims, *keepdim)?;
+            let gu = unreduce(g, x.shape(), dims, *keepdim)?;
+            let r = if *p == 1.0 {
+                gu.mul(&x.sign()?)?
+            } else if *p == 2.0 {
+                gu.mul(x)?.div(&n)?
+            } else {
+                gu.mul(&x.sign()?.mul(&x.abs()?.pow_scalar(p - 1.0)?)?)?
+                    .div(&n.pow_scalar(p - 1.0)?)?
+            };
+            one(r.zeros_like().where_(&n.eq_scalar(0.0)?, &r)?)
+        }
+        OpKind::Cumsum { dim } => {
+            // Reversed running sum: sum_{j >= i} g_j = total - cumsum_i + g_i.
+            let d = *dim as isize;
+            one(g.sum_dims(&[d], true)?.sub(&g.cumsum(d)?)?.add(g)?)
+        }
+        OpKind::Sort { dim, .. } | OpKind::TopK { dim, .. } | OpKind::TakeAlong { dim } => {
+            one(crate::ops::sort::put_along(g, &node.saved[0], *dim, x.shape())?)
+        }
+        OpKind::PutAlong { dim } => one(crate::ops::sort::take_along(g, &node.saved[0], *dim)),
 
         // ---- linear algebra ----
         OpKind::Matmul => {

@@ -169,6 +169,33 @@ pub enum OpKind {
     Cumsum {
         dim: usize,
     },
+    /// The vector `p`-norm over `dims` (finite, nonzero `p`).
+    Norm {
+        p: f64,
+        dims: Vec<usize>,
+        keepdim: bool,
+    },
+    /// Values of a stable sort along `dim`; saves the indices.
+    Sort {
+        dim: usize,
+        descending: bool,
+    },
+    /// The `k` best values along `dim`; saves the indices.
+    TopK {
+        k: usize,
+        dim: usize,
+        largest: bool,
+    },
+    /// Elements picked along `dim` at the saved indices (the values of sort/topk, and their
+    /// gradients' gradient).
+    TakeAlong {
+        dim: usize,
+    },
+    /// Zeros of the output shape with the input added at the saved indices along `dim` (the
+    /// gradient of [`OpKind::TakeAlong`], [`OpKind::Sort`], [`OpKind::TopK`], max/min along a dim).
+    PutAlong {
+        dim: usize,
+    },
 
     // ---- linear algebra ----
     /// NumPy-semantics matmul of the two inputs.

@@ -5,6 +5,7 @@ pub(crate) mod binary;
 pub mod creation;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
+pub(crate) mod sort;
 pub(crate) mod unary;
 pub mod view;
 

@@ -10,6 +10,10 @@ use crate::op::OpKind;
 use crate::storage::Storage;
 use crate::tensor::{gather_contiguous, Tensor};
 use rayon::prelude::*;
+use std::borrow::Cow;
+
+mod minmax;
+mod stats;
 
 /// The shape after reducing `dims` (sorted, normalized).
 pub(crate) fn reduced_shape(shape: &[usize], dims: &[usize], keepdim: bool) -> Vec<usize> {
@@ -27,8 +31,9 @@ pub(crate) fn reduced_shape(shape: &[usize], dims: &[usize], keepdim: bool) -> V
 }
 
 /// The elements of `t` (typed `T`) arranged as rows: kept dims outer, reduced dims inner.
-/// Returns `(data, rows, row_len)`.
-pub(crate) fn reduce_rows<T: Element>(data: &[T], t: &Tensor, dims: &[usize]) -> (Vec<T>, usize, usize) {
+/// Returns `(data, rows, row_len)`; the data is borrowed without a copy when `t` is already laid
+/// out that way (a reduction over trailing dims of a contiguous tensor).
+pub(crate) fn reduce_rows<'a, T: Element>(data: &'a [T], t: &Tensor, dims: &[usize]) -> (Cow<'a, [T]>, usize, usize) {
     let r = t.rank();
     let mut perm: Vec<usize> = (0..r).filter(|d| !dims.contains(d)).collect();
     perm.extend_from_slice(dims);
@@ -37,7 +42,40 @@ pub(crate) fn reduce_rows<T: Element>(data: &[T], t: &Tensor, dims: &[usize]) ->
         .numel()
         .checked_div(row_len)
         .unwrap_or_else(|| perm[..r - dims.len()].iter().map(|&d| t.shape()[d]).product());
-    (gather_contiguous(data, &t.layout().permute(&perm)), rows, row_len)
+    let l = t.layout().permute(&perm);
+    let rows_data = match l.contiguous_range() {
+        Some(r) => Cow::Borrowed(&data[r]),
+        None => Cow::Owned(gather_contiguous(data, &l)),
+    };
+    (rows_data, rows, row_len)
+}
+
+/// Normalizes the dim of a single-dim op; a 0-dim tensor accepts `0` and `-1`, like PyTorch.
+pub(crate) fn one_dim(op: &'static str, dim: isize, rank: usize) -> Result<usize> {
+    if rank == 0 && (dim == 0 || dim == -1) {
+        return Ok(0);
+    }
+    crate::layout::normalize_dim(op, dim, rank)
+}
+
+/// Row-major data of `shape` with `dim` moved last (and resized to `last`) as a contiguous
+/// tensor of `shape` with that dim back in place: the inverse of [`reduce_rows`] with one dim.
+pub(crate) fn unmove_last(storage: Storage, shape: &[usize], dim: usize, last: usize) -> Tensor {
+    let r = shape.len();
+    let mut moved: Vec<usize> = shape
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != dim)
+        .map(|(_, &s)| s)
+        .collect();
+    moved.push(last);
+    let t = Tensor::from_storage(storage, &moved);
+    if dim + 1 == r {
+        return t;
+    }
+    let mut perm: Vec<usize> = (0..r - 1).collect();
+    perm.insert(dim, r - 1);
+    t.view_with(t.layout().permute(&perm), None).contiguous_copy()
 }
 
 /// Applies `f` to each row in parallel when there is enough work.
@@ -52,7 +90,7 @@ pub(crate) fn map_rows<T: Copy + Send + Sync, U: Copy + Send + Sync + Default>(
         out.iter_mut().for_each(|o| *o = f(&[]));
         return out;
     }
-    if rows * row_len >= 1 << 16 && rows > 1 {
+    if rows > 1 && kiln_kernels::par::should_split(rows * row_len, kiln_kernels::reduce::ROWS_PAR_THRESHOLD) {
         out.par_iter_mut()
             .zip(data.par_chunks(row_len))
             .for_each(|(o, r)| *o = f(r));

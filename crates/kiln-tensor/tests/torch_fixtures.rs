@@ -79,6 +79,29 @@ fn views_match_torch() {
     run_family("views", kiln_op, KNOWN_VIEWS);
 }
 
+/// Families compared by value above.
+const CHECKED: &[&str] = &["elementwise", "linalg", "reductions", "views"];
+/// Fixture files of op families Kiln does not have yet: only their structure is checked until
+/// the family lands and moves to `CHECKED` with its own test and match arms.
+const PENDING: &[&str] = &["conv_pool", "indexing", "losses", "nn", "reductions_sort"];
+
+/// Every fixture file is either compared by value or explicitly pending, and all are well formed.
+#[test]
+fn fixture_files_are_well_formed_and_accounted_for() {
+    let mut listed: Vec<&str> = CHECKED.iter().chain(PENDING).copied().collect();
+    listed.sort_unstable();
+    assert_eq!(common::fixtures::fixture_families(), listed);
+    for family in &listed {
+        let n = common::fixtures::check_well_formed(family);
+        let state = if CHECKED.contains(family) {
+            "compared"
+        } else {
+            "pending, structure only"
+        };
+        eprintln!("torch fixtures {family}: {n} cases well formed ({state})");
+    }
+}
+
 /// The harness itself: a correct case passes, and a wrong output, a wrong gradient or an unknown
 /// op fails (so a family test cannot pass vacuously).
 #[test]

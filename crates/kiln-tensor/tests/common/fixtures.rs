@@ -338,17 +338,113 @@ impl<'a> Case<'a> {
     }
 }
 
+fn load(family: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{family}.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    let root: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert_eq!(root["family"].as_str(), Some(family), "{path}: wrong family");
+    root
+}
+
+/// The family names of the fixture files present (`tests/fixtures/*.json`), sorted.
+pub fn fixture_families() -> Vec<String> {
+    let dir = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
+    let mut out: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {dir}: {e}"))
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".json").map(str::to_string)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Checks the structure of every case of a family without running any op (so files whose ops
+/// Kiln does not have yet are kept valid): unique ids, data lengths matching shapes, one weight
+/// per element of each differentiable output, and one gradient per input that requires one.
+/// Returns the number of cases.
+pub fn check_well_formed(family: &str) -> usize {
+    let root = load(family);
+    let cases = root["cases"].as_array().unwrap_or_else(|| panic!("{family}: no cases"));
+    let mut ids = HashSet::new();
+    let mut problems = Vec::new();
+    for c in cases {
+        let id = c["id"].as_str().unwrap_or("?");
+        let mut check = || -> std::result::Result<(), String> {
+            let err = |e: OpError| match e {
+                OpError::Fixture(m) => m,
+                _ => "unexpected error".to_string(),
+            };
+            if !ids.insert(id) {
+                return Err("duplicate id".into());
+            }
+            let op = c["op"].as_str().ok_or("no op name")?;
+            if !id.starts_with(&format!("{op}/")) {
+                return Err(format!("id does not start with the op name {op:?}"));
+            }
+            if !c["args"].is_object() {
+                return Err("args is not an object".into());
+            }
+            let inputs = c["inputs"].as_array().ok_or("no inputs")?;
+            let mut shapes = Vec::new();
+            for inp in inputs {
+                let s = stored(inp).map_err(err)?;
+                if let Some(v) = inp.get("view") {
+                    v.as_array().ok_or("view is not a list")?;
+                }
+                if inp["requires_grad"].as_bool() == Some(true) && !s.dtype.is_float() {
+                    return Err(format!("a {} input requires grad", s.dtype));
+                }
+                shapes.push((s.shape, inp["requires_grad"].as_bool() == Some(true)));
+            }
+            for out in c["outputs"].as_array().ok_or("no outputs")? {
+                let s = stored(out).map_err(err)?;
+                if let Some(w) = out.get("grad_weight") {
+                    if values(w).map_err(err)?.len() != s.data.len() {
+                        return Err("grad_weight length differs from the output's".into());
+                    }
+                }
+            }
+            if let Some(grads) = c.get("grads") {
+                let grads = grads.as_array().ok_or("grads is not a list")?;
+                if grads.len() != shapes.len() {
+                    return Err("one gradient entry per input expected".into());
+                }
+                for (g, (shape, rg)) in grads.iter().zip(&shapes) {
+                    match (g.is_null(), rg) {
+                        (true, false) => {}
+                        (false, true) => {
+                            if &stored(g).map_err(err)?.shape != shape {
+                                return Err("gradient shape differs from its input's".into());
+                            }
+                        }
+                        _ => return Err("gradients must be given exactly for inputs that require them".into()),
+                    }
+                }
+            }
+            Ok(())
+        };
+        if let Err(e) = check() {
+            problems.push(format!("{id}: {e}"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{family}.json is malformed:\n{}",
+        problems.join("\n")
+    );
+    cases.len()
+}
+
 /// Runs every case of `tests/fixtures/{family}.json` through `dispatch` and panics with a list of
 /// all failures. `known_failures` lists `(case id, reason)` pairs of known disagreements with
 /// PyTorch; a listed case that passes, or a listed id missing from the file, is a failure too (so
 /// the list cannot rot).
 pub fn run_family(family: &str, dispatch: Dispatch, known_failures: &[(&str, &str)]) {
-    let path = format!("{}/tests/fixtures/{family}.json", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
-    let root: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-    assert_eq!(root["family"].as_str(), Some(family), "{path}: wrong family");
-    let cases = root["cases"].as_array().unwrap_or_else(|| panic!("{path}: no cases"));
-    assert!(!cases.is_empty(), "{path}: no cases");
+    let root = load(family);
+    let cases = root["cases"].as_array().unwrap_or_else(|| panic!("{family}: no cases"));
+    assert!(!cases.is_empty(), "{family}: no cases");
 
     let known: BTreeMap<&str, &str> = known_failures.iter().copied().collect();
     assert_eq!(
@@ -363,7 +459,7 @@ pub fn run_family(family: &str, dispatch: Dispatch, known_failures: &[(&str, &st
     let mut passed = 0;
     for c in cases {
         let case = Case::new(c);
-        assert!(seen.insert(case.id), "{path}: duplicate case id {}", case.id);
+        assert!(seen.insert(case.id), "{family}: duplicate case id {}", case.id);
         *per_op.entry(case.op).or_default() += 1;
         let result = case.run(dispatch);
         match (result, known.get(case.id)) {

@@ -35,6 +35,18 @@ const KNOWN_ELEMENTWISE: &[(&str, &str)] = &[
         "clamp passes the gradient at x == min; PyTorch gives 0 there",
     ),
     (
+        "clamp/float64/min_only",
+        "clamp passes the gradient at x == min; PyTorch gives 0 there",
+    ),
+    (
+        "clamp/float32/max_only",
+        "clamp passes the gradient at x == max; PyTorch gives 0 there",
+    ),
+    (
+        "clamp/float64/max_only",
+        "clamp passes the gradient at x == max; PyTorch gives 0 there",
+    ),
+    (
         "pow_scalar/int64",
         "pow_scalar(2.0) on int64 gives float32; torch.pow(int64, 2) keeps int64",
     ),

@@ -232,9 +232,12 @@ fn compare(what: &str, got: &Tensor, want: &Stored) -> std::result::Result<(), S
         bad.len(),
         g.len()
     );
-    for &i in bad.iter().take(6) {
-        let _ = write!(msg, " [{i}] got {} expected {};", g[i], want.data[i]);
-    }
+    let shown: Vec<String> = bad
+        .iter()
+        .take(6)
+        .map(|&i| format!("[{i}] got {} expected {}", g[i], want.data[i]))
+        .collect();
+    let _ = write!(msg, " {}", shown.join(", "));
     Err(msg)
 }
 

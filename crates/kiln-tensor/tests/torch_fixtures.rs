@@ -1,0 +1,264 @@
+//! Kiln against PyTorch: forward values and gradients of every op family, read from the JSON
+//! fixtures that `tests/fixtures/generate.py` writes (CI needs no PyTorch; see
+//! `tests/fixtures/README.md` to regenerate).
+//!
+//! Each family is one test; [`kiln_op`] maps a fixture's op name and arguments to the Kiln call.
+//! A case whose op has no arm fails. Known disagreements with PyTorch are listed per family with
+//! their reason; a listed case that starts passing fails the test, so the lists stay accurate.
+
+mod common;
+
+use common::fixtures::{run_family, Args, Case, OpError, OpResult};
+use kiln_tensor::Tensor;
+
+/// Known disagreements of Kiln with PyTorch: `(case id, reason)`. Each must fail today.
+const KNOWN_ELEMENTWISE: &[(&str, &str)] = &[
+    (
+        "abs/float32/special",
+        "abs backward at NaN gives NaN; PyTorch gives 0 (sgn(NaN) = 0)",
+    ),
+    (
+        "relu/float32/special",
+        "relu(NaN) gives 0 (PyTorch NaN) and its gradient 0 (PyTorch passes the gradient)",
+    ),
+    ("sign/float32/special", "sign(NaN) gives NaN; PyTorch gives 0"),
+    (
+        "clamp/float32",
+        "clamp passes the gradient at x == min / x == max; PyTorch gives 0 there",
+    ),
+    (
+        "clamp/float64",
+        "clamp passes the gradient at x == min / x == max; PyTorch gives 0 there",
+    ),
+    (
+        "clamp/float32/min_only",
+        "clamp passes the gradient at x == min; PyTorch gives 0 there",
+    ),
+    (
+        "clamp/float64/min_only",
+        "clamp passes the gradient at x == min; PyTorch gives 0 there",
+    ),
+    (
+        "clamp/float32/max_only",
+        "clamp passes the gradient at x == max; PyTorch gives 0 there",
+    ),
+    (
+        "clamp/float64/max_only",
+        "clamp passes the gradient at x == max; PyTorch gives 0 there",
+    ),
+    (
+        "pow_scalar/int64",
+        "pow_scalar(2.0) on int64 gives float32; torch.pow(int64, 2) keeps int64",
+    ),
+    (
+        "maximum/float32/ties_nan",
+        "maximum backward gives 0 where an operand is NaN; PyTorch passes the gradient to both",
+    ),
+    (
+        "maximum/float64/ties_nan",
+        "maximum backward gives 0 where an operand is NaN; PyTorch passes the gradient to both",
+    ),
+    (
+        "minimum/float32/ties_nan",
+        "minimum backward gives 0 where an operand is NaN; PyTorch passes the gradient to both",
+    ),
+    (
+        "minimum/float64/ties_nan",
+        "minimum backward gives 0 where an operand is NaN; PyTorch passes the gradient to both",
+    ),
+];
+const KNOWN_REDUCTIONS: &[(&str, &str)] = &[];
+const KNOWN_LINALG: &[(&str, &str)] = &[];
+const KNOWN_VIEWS: &[(&str, &str)] = &[];
+
+#[test]
+fn elementwise_matches_torch() {
+    run_family("elementwise", kiln_op, KNOWN_ELEMENTWISE);
+}
+
+#[test]
+fn reductions_match_torch() {
+    run_family("reductions", kiln_op, KNOWN_REDUCTIONS);
+}
+
+#[test]
+fn linalg_matches_torch() {
+    run_family("linalg", kiln_op, KNOWN_LINALG);
+}
+
+#[test]
+fn views_match_torch() {
+    run_family("views", kiln_op, KNOWN_VIEWS);
+}
+
+/// Families compared by value above.
+const CHECKED: &[&str] = &["elementwise", "linalg", "reductions", "views"];
+/// Fixture files of op families Kiln does not have yet: only their structure is checked until
+/// the family lands and moves to `CHECKED` with its own test and match arms.
+const PENDING: &[&str] = &["conv_pool", "indexing", "losses", "nn", "reductions_sort"];
+
+/// Every fixture file is either compared by value or explicitly pending, and all are well formed.
+#[test]
+fn fixture_files_are_well_formed_and_accounted_for() {
+    let mut listed: Vec<&str> = CHECKED.iter().chain(PENDING).copied().collect();
+    listed.sort_unstable();
+    assert_eq!(common::fixtures::fixture_families(), listed);
+    for family in &listed {
+        let n = common::fixtures::check_well_formed(family);
+        let state = if CHECKED.contains(family) {
+            "compared"
+        } else {
+            "pending, structure only"
+        };
+        eprintln!("torch fixtures {family}: {n} cases well formed ({state})");
+    }
+}
+
+/// The harness itself: a correct case passes, and a wrong output, a wrong gradient or an unknown
+/// op fails (so a family test cannot pass vacuously).
+#[test]
+fn harness_detects_mismatches() {
+    let case = |op: &str, out: [f64; 2], grad: [f64; 2]| {
+        serde_json::json!({
+            "id": "neg/self_test", "op": op, "args": {},
+            "inputs": [{"shape": [2], "dtype": "float32", "data": [1.5, -2.0], "requires_grad": true,
+                        "view": [{"op": "slice", "dim": 0, "start": 0, "end": null, "step": 1}]}],
+            "outputs": [{"shape": [2], "dtype": "float32", "data": out, "grad_weight": [0.5, 2.0]}],
+            "grads": [{"shape": [2], "dtype": "float32", "data": grad}]
+        })
+    };
+    let good = case("neg", [-1.5, 2.0], [-0.5, -2.0]);
+    assert_eq!(Case::new(&good).run(kiln_op), Ok(()));
+    let wrong_out = case("neg", [-1.5, 2.001], [-0.5, -2.0]);
+    let e = Case::new(&wrong_out).run(kiln_op).unwrap_err();
+    assert!(e.starts_with("output 0: 1 of 2 elements differ"), "{e}");
+    let wrong_grad = case("neg", [-1.5, 2.0], [-0.5, 2.0]);
+    let e = Case::new(&wrong_grad).run(kiln_op).unwrap_err();
+    assert!(e.starts_with("grad of input 0: 1 of 2 elements differ"), "{e}");
+    let unknown = case("no_such_op", [-1.5, 2.0], [-0.5, -2.0]);
+    let e = Case::new(&unknown).run(kiln_op).unwrap_err();
+    assert!(e.starts_with("unknown op `no_such_op`"), "{e}");
+}
+
+fn one(t: kiln_tensor::Result<Tensor>) -> OpResult {
+    Ok(vec![t?])
+}
+
+/// Sum/mean arguments: `dims` null means all dims.
+fn dims_of(a: &Args) -> Result<(Vec<isize>, bool), OpError> {
+    let dims = if a.is_none("dims") { vec![] } else { a.isizes("dims")? };
+    Ok((dims, a.bool("keepdim")?))
+}
+
+/// The Kiln call of a fixture op. `x` are the inputs in the order PyTorch takes them.
+fn kiln_op(op: &str, a: &Args, x: &[Tensor]) -> OpResult {
+    let scalar = || a.f64("scalar");
+    match op {
+        // ---- elementwise: unary ----
+        "neg" => one(x[0].neg()),
+        "abs" => one(x[0].abs()),
+        "exp" => one(x[0].exp()),
+        "log" => one(x[0].log()),
+        "log1p" => one(x[0].log1p()),
+        "expm1" => one(x[0].expm1()),
+        "sqrt" => one(x[0].sqrt()),
+        "rsqrt" => one(x[0].rsqrt()),
+        "square" => one(x[0].square()),
+        "reciprocal" => one(x[0].reciprocal()),
+        "sin" => one(x[0].sin()),
+        "cos" => one(x[0].cos()),
+        "tanh" => one(x[0].tanh()),
+        "sigmoid" => one(x[0].sigmoid()),
+        "relu" => one(x[0].relu()),
+        "silu" => one(x[0].silu()),
+        "erf" => one(x[0].erf()),
+        "sign" => one(x[0].sign()),
+        "floor" => one(x[0].floor()),
+        "ceil" => one(x[0].ceil()),
+        "round" => one(x[0].round()),
+        "gelu" => one(x[0].gelu(a.str("approximate")?)),
+        "leaky_relu" => one(x[0].leaky_relu(a.f64("negative_slope")?)),
+        "elu" => one(x[0].elu(a.f64("alpha")?)),
+        "softplus" => one(x[0].softplus(a.f64("beta")?, a.f64("threshold")?)),
+        "clamp" => one(x[0].clamp(a.opt_f64("min")?, a.opt_f64("max")?)),
+        "pow_scalar" => one(x[0].pow_scalar(a.f64("exponent")?)),
+        // ---- elementwise: binary ----
+        "add" => one(x[0].add(&x[1])),
+        "sub" => one(x[0].sub(&x[1])),
+        "mul" => one(x[0].mul(&x[1])),
+        "div" => one(x[0].div(&x[1])),
+        "pow" => one(x[0].pow(&x[1])),
+        "maximum" => one(x[0].maximum(&x[1])),
+        "minimum" => one(x[0].minimum(&x[1])),
+        "add_scalar" => one(x[0].add_scalar(scalar()?)),
+        "sub_scalar" => one(x[0].sub_scalar(scalar()?)),
+        "mul_scalar" => one(x[0].mul_scalar(scalar()?)),
+        "div_scalar" => one(x[0].div_scalar(scalar()?)),
+        "pow_tensor_scalar" => one(x[0].pow_tensor_scalar(scalar()?)),
+        "maximum_scalar" => one(x[0].maximum_scalar(scalar()?)),
+        "minimum_scalar" => one(x[0].minimum_scalar(scalar()?)),
+        // Comparisons: a `scalar` argument selects the scalar form.
+        "eq" if !a.is_none("scalar") => one(x[0].eq_scalar(scalar()?)),
+        "ne" if !a.is_none("scalar") => one(x[0].ne_scalar(scalar()?)),
+        "lt" if !a.is_none("scalar") => one(x[0].lt_scalar(scalar()?)),
+        "le" if !a.is_none("scalar") => one(x[0].le_scalar(scalar()?)),
+        "gt" if !a.is_none("scalar") => one(x[0].gt_scalar(scalar()?)),
+        "ge" if !a.is_none("scalar") => one(x[0].ge_scalar(scalar()?)),
+        "eq" => one(x[0].eq(&x[1])),
+        "ne" => one(x[0].ne(&x[1])),
+        "lt" => one(x[0].lt(&x[1])),
+        "le" => one(x[0].le(&x[1])),
+        "gt" => one(x[0].gt(&x[1])),
+        "ge" => one(x[0].ge(&x[1])),
+        "logical_and" => one(x[0].logical_and(&x[1])),
+        "logical_or" => one(x[0].logical_or(&x[1])),
+        "logical_not" => one(x[0].logical_not()),
+        // torch.where(condition, input, other)
+        "where" => one(x[1].where_(&x[0], &x[2])),
+        "masked_fill" => one(x[0].masked_fill(&x[1], a.f64("value")?)),
+        // ---- reductions ----
+        "sum" => {
+            let (dims, keepdim) = dims_of(a)?;
+            one(x[0].sum_dims(&dims, keepdim))
+        }
+        "mean" => {
+            let (dims, keepdim) = dims_of(a)?;
+            one(x[0].mean_dims(&dims, keepdim))
+        }
+        // ---- linalg ----
+        "matmul" => one(x[0].matmul(&x[1])),
+        "mm" => one(x[0].mm(&x[1])),
+        "bmm" => one(x[0].bmm(&x[1])),
+        "outer" => one(x[0].outer(&x[1])),
+        // ---- views ----
+        "reshape" => one(x[0].reshape(&a.i64s("shape")?)),
+        "view" => one(x[0].view(&a.i64s("shape")?)),
+        "transpose" => one(x[0].transpose(a.isize("dim0")?, a.isize("dim1")?)),
+        "t" => one(x[0].t()),
+        "permute" => one(x[0].permute(&a.isizes("dims")?)),
+        "narrow" => one(x[0].narrow(a.isize("dim")?, a.usize("start")?, a.usize("length")?)),
+        "slice" => {
+            let end = if a.is_none("end") { None } else { Some(a.isize("end")?) };
+            one(x[0].slice(a.isize("dim")?, a.isize("start")?, end, a.usize("step")?))
+        }
+        "select" => one(x[0].select(a.isize("dim")?, a.isize("index")?)),
+        "expand" => one(x[0].expand(&a.i64s("shape")?)),
+        "broadcast_to" => one(x[0].broadcast_to(&a.usizes("shape")?)),
+        "squeeze" => one(x[0].squeeze()),
+        "squeeze_dim" => one(x[0].squeeze_dim(a.isize("dim")?)),
+        "unsqueeze" => one(x[0].unsqueeze(a.isize("dim")?)),
+        "flatten" => one(x[0].flatten(a.isize("start_dim")?, a.isize("end_dim")?)),
+        "split" => Ok(x[0].split(a.usize("split_size")?, a.isize("dim")?)?),
+        "split_with_sizes" => Ok(x[0].split_with_sizes(&a.usizes("sizes")?, a.isize("dim")?)?),
+        "chunk" => Ok(x[0].chunk(a.usize("chunks")?, a.isize("dim")?)?),
+        "slice_scatter" => {
+            let (start, end, step) = (a.usize("start")?, a.usize("end")?, a.usize("step")?);
+            let len = end.saturating_sub(start).div_ceil(step);
+            one(x[0].slice_scatter(&x[1], a.usize("dim")?, start, len, step))
+        }
+        "contiguous" => one(x[0].contiguous()),
+        "clone" => one(x[0].deep_clone()),
+        "to_dtype" => one(x[0].to_dtype(a.dtype("dtype")?)),
+        _ => Err(OpError::Unknown),
+    }
+}

@@ -281,7 +281,8 @@ fn input_grads(node: &Node, g: &Tensor, out: &Tensor) -> Result<Vec<Option<Tenso
                 let s = x.sigmoid()?;
                 g.mul(&s.mul(&s.neg()?.add_scalar(1.0)?)?)?
             }
-            UnaryOp::Relu => g.mul(&x.gt_scalar(0.0)?.to_dtype(x.dtype())?)?,
+            // Passes where !(x <= 0), so NaN inputs pass the gradient as in PyTorch.
+            UnaryOp::Relu => g.mul(&x.le_scalar(0.0)?.logical_not()?.to_dtype(x.dtype())?)?,
             UnaryOp::Silu => {
                 let s = x.sigmoid()?;
                 // d/dx x·s(x) = s (1 + x (1 - s))
@@ -334,8 +335,9 @@ fn input_grads(node: &Node, g: &Tensor, out: &Tensor) -> Result<Vec<Option<Tenso
             one(g.mul(&g.ones_like().where_(&lin, &x.mul_scalar(*beta)?.sigmoid()?)?)?)
         }
         OpKind::Clamp { min, max } => {
-            let mut keep = x.ge_scalar(min.unwrap_or(f64::NEG_INFINITY))?;
-            keep = keep.logical_and(&x.le_scalar(max.unwrap_or(f64::INFINITY))?)?;
+            // PyTorch passes the gradient strictly inside the bounds (0 at x == min or max).
+            let mut keep = x.gt_scalar(min.unwrap_or(f64::NEG_INFINITY))?;
+            keep = keep.logical_and(&x.lt_scalar(max.unwrap_or(f64::INFINITY))?)?;
             one(g.mul(&keep.to_dtype(g.dtype())?)?)
         }
         OpKind::PowScalar { exponent } => {
@@ -359,18 +361,15 @@ fn input_grads(node: &Node, g: &Tensor, out: &Tensor) -> Result<Vec<Option<Tenso
                     (ga, gb.zeros_like().where_(&zero_base, &gb)?)
                 }
                 BinaryOp::Maximum | BinaryOp::Minimum => {
-                    let (win_x, win_y) = if *op == BinaryOp::Maximum {
-                        (x.gt(y)?, x.lt(y)?)
-                    } else {
+                    // Each side gets the gradient unless it lost; ties split it evenly and a NaN
+                    // (no comparison holds) passes it to both, as PyTorch does.
+                    let (lose_x, lose_y) = if *op == BinaryOp::Maximum {
                         (x.lt(y)?, x.gt(y)?)
+                    } else {
+                        (x.gt(y)?, x.lt(y)?)
                     };
-                    let dt = g.dtype();
-                    // Ties split the gradient evenly, as PyTorch does.
-                    let tie = x.eq(y)?.to_dtype(dt)?.mul_scalar(0.5)?;
-                    (
-                        g.mul(&win_x.to_dtype(dt)?.add(&tie)?)?,
-                        g.mul(&win_y.to_dtype(dt)?.add(&tie)?)?,
-                    )
+                    let shared = g.mul_scalar(0.5)?.where_(&x.eq(y)?, g)?;
+                    (shared.masked_fill(&lose_x, 0.0)?, shared.masked_fill(&lose_y, 0.0)?)
                 }
             };
             Ok(vec![Some(sum_to(&ga, x.shape())?), Some(sum_to(&gb, y.shape())?)])

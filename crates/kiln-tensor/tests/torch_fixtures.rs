@@ -12,61 +12,7 @@ use common::fixtures::{run_family, Args, Case, OpError, OpResult};
 use kiln_tensor::Tensor;
 
 /// Known disagreements of Kiln with PyTorch: `(case id, reason)`. Each must fail today.
-const KNOWN_ELEMENTWISE: &[(&str, &str)] = &[
-    (
-        "abs/float32/special",
-        "abs backward at NaN gives NaN; PyTorch gives 0 (sgn(NaN) = 0)",
-    ),
-    (
-        "relu/float32/special",
-        "relu(NaN) gives 0 (PyTorch NaN) and its gradient 0 (PyTorch passes the gradient)",
-    ),
-    ("sign/float32/special", "sign(NaN) gives NaN; PyTorch gives 0"),
-    (
-        "clamp/float32",
-        "clamp passes the gradient at x == min / x == max; PyTorch gives 0 there",
-    ),
-    (
-        "clamp/float64",
-        "clamp passes the gradient at x == min / x == max; PyTorch gives 0 there",
-    ),
-    (
-        "clamp/float32/min_only",
-        "clamp passes the gradient at x == min; PyTorch gives 0 there",
-    ),
-    (
-        "clamp/float64/min_only",
-        "clamp passes the gradient at x == min; PyTorch gives 0 there",
-    ),
-    (
-        "clamp/float32/max_only",
-        "clamp passes the gradient at x == max; PyTorch gives 0 there",
-    ),
-    (
-        "clamp/float64/max_only",
-        "clamp passes the gradient at x == max; PyTorch gives 0 there",
-    ),
-    (
-        "pow_scalar/int64",
-        "pow_scalar(2.0) on int64 gives float32; torch.pow(int64, 2) keeps int64",
-    ),
-    (
-        "maximum/float32/ties_nan",
-        "maximum backward gives 0 where an operand is NaN; PyTorch passes the gradient to both",
-    ),
-    (
-        "maximum/float64/ties_nan",
-        "maximum backward gives 0 where an operand is NaN; PyTorch passes the gradient to both",
-    ),
-    (
-        "minimum/float32/ties_nan",
-        "minimum backward gives 0 where an operand is NaN; PyTorch passes the gradient to both",
-    ),
-    (
-        "minimum/float64/ties_nan",
-        "minimum backward gives 0 where an operand is NaN; PyTorch passes the gradient to both",
-    ),
-];
+const KNOWN_ELEMENTWISE: &[(&str, &str)] = &[];
 const KNOWN_REDUCTIONS: &[(&str, &str)] = &[];
 const KNOWN_LINALG: &[(&str, &str)] = &[];
 const KNOWN_VIEWS: &[(&str, &str)] = &[];

@@ -39,7 +39,8 @@ impl FloatMap for UnaryFn {
             UnaryOp::Cos => go!(|v: T| v.cos()),
             UnaryOp::Tanh => go!(|v: T| v.tanh()),
             UnaryOp::Sigmoid => go!(|v: T| T::ONE / (T::ONE + (-v).exp())),
-            UnaryOp::Relu => go!(|v: T| if v > T::ZERO { v } else { T::ZERO }),
+            // NaN stays NaN, as in PyTorch.
+            UnaryOp::Relu => go!(|v: T| if v < T::ZERO { T::ZERO } else { v }),
             UnaryOp::Silu => go!(|v: T| v / (T::ONE + (-v).exp())),
             UnaryOp::Erf => go!(|v: T| v.erf()),
             UnaryOp::GeluErf => {
@@ -55,7 +56,7 @@ impl FloatMap for UnaryFn {
             } else if v < T::ZERO {
                 -T::ONE
             } else {
-                v
+                T::ZERO // zero and NaN, as PyTorch's sign
             }),
             UnaryOp::Floor => go!(|v: T| v.floor()),
             UnaryOp::Ceil => go!(|v: T| v.ceil()),
@@ -223,8 +224,12 @@ impl Tensor {
         }
         self.param_unary("clamp", ParamFn::Clamp(min, max), OpKind::Clamp { min, max })
     }
-    /// `x ** exponent` for a scalar exponent.
+    /// `x ** exponent` for a scalar exponent. Integer tensors stay integer for whole,
+    /// non-negative exponents (like `torch.pow(int_tensor, 2)`), else become float.
     pub fn pow_scalar(&self, exponent: f64) -> Result<Tensor> {
+        if self.dtype().is_int() && exponent >= 0.0 && exponent.fract() == 0.0 {
+            return self.pow_tensor_scalar(exponent);
+        }
         self.param_unary("pow", ParamFn::Pow(exponent), OpKind::PowScalar { exponent })
     }
     /// GELU, exact (`approximate="none"`) or with the tanh approximation (`"tanh"`).

@@ -667,3 +667,205 @@ fn one_hot_and_indexing_errors() {
     );
     assert_err(x.i(s(.., 0)), "slice: step must be positive");
 }
+
+// ---------------------------------------------------------------- edge cases
+
+#[test]
+fn zero_dim_and_empty_operands() {
+    let s = Tensor::scalar(5.0f64);
+    assert_values(&s.index_select(0, &idx(&[0], &[])).unwrap(), &[], &[5.0]);
+    assert_values(&s.gather(0, &idx(&[0], &[])).unwrap(), &[], &[5.0]);
+    let sc = s.scatter(0, &idx(&[0], &[]), &Tensor::scalar(2.0f64)).unwrap();
+    assert_values(&sc, &[], &[2.0]);
+    let ia = s.index_add(0, &idx(&[0], &[]), &Tensor::scalar(2.0f64)).unwrap();
+    assert_values(&ia, &[], &[7.0]);
+    assert_values(&s.flip(&[0]).unwrap(), &[], &[5.0]);
+    assert_values(&s.roll(&[3], &[]).unwrap(), &[], &[5.0]);
+    assert_values(&s.repeat(&[2, 1]).unwrap(), &[2, 1], &[5.0, 5.0]);
+    assert_err(
+        s.index_add(0, &idx(&[0], &[1]), &Tensor::from_slice(&[1.0f64], &[1]).unwrap()),
+        "index_add: source of shape [1] must have the same number of dims as self of shape []",
+    );
+    // Empty index tensors give empty results or unchanged copies.
+    let x = tensor!([[1.0, 2.0], [3.0, 4.0]]);
+    assert_values(&x.gather(1, &idx(&[], &[2, 0])).unwrap(), &[2, 0], &[]);
+    assert_values(
+        &x.scatter_add(0, &idx(&[], &[0, 2]), &x).unwrap(),
+        &[2, 2],
+        &[1., 2., 3., 4.],
+    );
+    assert_values(
+        &x.pad(&[1, 1], PadMode::Constant, 0.0).unwrap().i((.., 1..3)).unwrap(),
+        &[2, 2],
+        &[1., 2., 3., 4.],
+    );
+    let e = Tensor::zeros(&[0, 3], DType::F32);
+    assert_eq!(e.roll(&[2], &[0]).unwrap().shape(), &[0, 3]);
+    assert_eq!(e.tril(0).unwrap().shape(), &[0, 3]);
+    assert_eq!(e.pad(&[1, 1], PadMode::Reflect, 0.0).unwrap().shape(), &[0, 5]);
+}
+
+#[test]
+fn dtypes_and_index_kinds() {
+    // int32 indices everywhere.
+    let i32_index = Tensor::from_slice(&[1i32, 0, 1], &[1, 3]).unwrap();
+    let x = tensor!([[1, 2, 3], [4, 5, 6]]);
+    assert_values(&x.gather(0, &i32_index).unwrap(), &[1, 3], &[4., 2., 6.]);
+    let sa = x.scatter_add(0, &i32_index, &tensor!([[10, 20, 30]])).unwrap();
+    assert_values(&sa, &[2, 3], &[1., 22., 3., 14., 5., 36.]);
+    // Half precision accumulates; bool can be scattered but not added.
+    for dt in [DType::F16, DType::BF16] {
+        let h = Tensor::zeros(&[3], dt)
+            .scatter_add(0, &idx(&[2, 2], &[2]), &Tensor::ones(&[2], dt))
+            .unwrap();
+        assert_eq!(h.dtype(), dt);
+        assert_values(&h, &[3], &[0., 0., 2.]);
+    }
+    let b = Tensor::zeros(&[3], DType::Bool);
+    let t = Tensor::ones(&[1], DType::Bool);
+    assert_values(&b.scatter(0, &idx(&[1], &[1]), &t).unwrap(), &[3], &[0., 1., 0.]);
+    assert_err(
+        b.scatter_add(0, &idx(&[1], &[1]), &t),
+        "scatter_add: unsupported dtype bool (cannot add bool tensors)",
+    );
+    assert_err(x.gather(0, &tensor!([[true]])), "gather: unsupported dtype bool");
+    // Padding an integer tensor casts the fill value; flip and roll keep the dtype.
+    let p = x.pad(&[1, 0], PadMode::Constant, 7.9).unwrap();
+    assert_eq!(p.dtype(), DType::I64);
+    assert_values(&p, &[2, 4], &[7., 1., 2., 3., 7., 4., 5., 6.]);
+    assert_eq!(x.flip(&[1]).unwrap().to_vec::<i64>().unwrap(), vec![3, 2, 1, 6, 5, 4]);
+}
+
+#[test]
+fn roll_with_extreme_shift_has_exact_gradient() {
+    manual_seed(20);
+    let x = randn(&[3, 5]);
+    check(|i| i[0].roll(&[i64::MIN, i64::MAX], &[0, 1]), &[&x]);
+}
+
+// ---------------------------------------------------------------- against naive loops
+
+mod naive {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Row-major strides of `shape`.
+    fn strides(shape: &[usize]) -> Vec<usize> {
+        let mut s = vec![1; shape.len()];
+        for d in (0..shape.len().saturating_sub(1)).rev() {
+            s[d] = s[d + 1] * shape[d + 1];
+        }
+        s
+    }
+
+    fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
+        let mut out = vec![0; shape.len()];
+        for d in (0..shape.len()).rev() {
+            out[d] = i % shape[d];
+            i /= shape[d];
+        }
+        out
+    }
+
+    fn ravel(ix: &[usize], shape: &[usize]) -> usize {
+        ix.iter().zip(strides(shape)).map(|(a, b)| a * b).sum()
+    }
+
+    fn arange(shape: &[usize]) -> Tensor {
+        let n: usize = shape.iter().product();
+        Tensor::arange(0.0, n as f64, 1.0, DType::F64)
+            .unwrap()
+            .reshape(shape)
+            .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn pad_matches_naive(shape in proptest::collection::vec(1usize..5, 1..4), raw in proptest::collection::vec(0usize..4, 6), mode in 0usize..3) {
+            let x = arange(&shape);
+            let r = shape.len();
+            let k = (raw.len() / 2).min(r);
+            // Reflect needs pads below the size.
+            let pads: Vec<usize> = (0..2 * k).map(|j| {
+                let n = shape[r - 1 - j / 2];
+                if mode == 1 { raw[j] % n } else { raw[j] }
+            }).collect();
+            let mode_v = [PadMode::Constant, PadMode::Reflect, PadMode::Replicate][mode];
+            let out = x.pad(&pads, mode_v, -1.0).unwrap();
+            let mut before = vec![0isize; r];
+            for j in 0..k { before[r - 1 - j] = pads[2 * j] as isize; }
+            let xs = x.to_vec_f64();
+            for (o, &v) in out.to_vec_f64().iter().enumerate() {
+                let oi = unravel(o, out.shape());
+                let mut src = Vec::with_capacity(r);
+                let mut fill = false;
+                for d in 0..r {
+                    let n = shape[d] as isize;
+                    let i = oi[d] as isize - before[d];
+                    src.push(match mode {
+                        _ if (0..n).contains(&i) => i as usize,
+                        0 => { fill = true; 0 }
+                        1 => if i < 0 { (-i) as usize } else { (2 * (n - 1) - i) as usize },
+                        _ => i.clamp(0, n - 1) as usize,
+                    });
+                }
+                let expect = if fill { -1.0 } else { xs[ravel(&src, &shape)] };
+                prop_assert_eq!(v, expect);
+            }
+        }
+
+        #[test]
+        fn gather_and_scatter_add_match_naive(rows in 1usize..5, cols in 1usize..5, irows in 1usize..6, seed in 0u64..1000, dim in 0usize..2) {
+            let x = arange(&[rows, cols]);
+            let n = [rows, cols][dim];
+            let ishape = if dim == 0 { [irows, cols] } else { [rows, irows] };
+            let vals: Vec<i64> = (0..ishape[0] * ishape[1]).map(|i| ((seed as usize * 31 + i * 17) % n) as i64).collect();
+            let index = Tensor::from_slice(&vals, &ishape).unwrap();
+            let g = x.gather(dim as isize, &index).unwrap().to_vec_f64();
+            let src = arange(&ishape).add_scalar(100.0).unwrap();
+            let sa = x.scatter_add(dim as isize, &index, &src).unwrap().to_vec_f64();
+            let mut expect_sa = x.to_vec_f64();
+            let sv = src.to_vec_f64();
+            for (p, &v) in vals.iter().enumerate() {
+                let mut ix = unravel(p, &ishape);
+                ix[dim] = v as usize;
+                let at = ravel(&ix, &[rows, cols]);
+                prop_assert_eq!(g[p], at as f64);
+                expect_sa[at] += sv[p];
+            }
+            prop_assert_eq!(sa, expect_sa);
+        }
+
+        #[test]
+        fn roll_and_flip_match_naive(shape in proptest::collection::vec(1usize..5, 1..4), shift in -9i64..9, dim_pick in 0usize..3) {
+            let x = arange(&shape);
+            let d = dim_pick % shape.len();
+            let n = shape[d] as i64;
+            let rolled = x.roll(&[shift], &[d as isize]).unwrap().to_vec_f64();
+            let flipped = x.flip(&[d as isize]).unwrap().to_vec_f64();
+            for o in 0..x.numel() {
+                let mut ix = unravel(o, &shape);
+                let orig = ix[d] as i64;
+                ix[d] = (orig - shift).rem_euclid(n) as usize;
+                prop_assert_eq!(rolled[o], ravel(&ix, &shape) as f64);
+                ix[d] = (n - 1 - orig) as usize;
+                prop_assert_eq!(flipped[o], ravel(&ix, &shape) as f64);
+            }
+        }
+    }
+
+    #[test]
+    fn large_flip_and_index_select_use_the_parallel_path() {
+        let x = arange(&[300, 200]);
+        let f = x.t().unwrap().flip(&[0]).unwrap().to_vec_f64();
+        for (o, &v) in f.iter().enumerate() {
+            let (c, r) = (199 - o / 300, o % 300);
+            assert_eq!(v, (r * 200 + c) as f64);
+        }
+        let rows: Vec<i64> = (0..300).rev().collect();
+        let s = x.index_select(0, &Tensor::from_slice(&rows, &[300]).unwrap()).unwrap();
+        assert_eq!(s.i((0, 5)).unwrap().item_f64().unwrap(), (299 * 200 + 5) as f64);
+    }
+}

@@ -218,7 +218,17 @@ impl Tensor {
             ));
         }
         same_dtype(OP, self, src)?;
-        if self.rank() == 0 && src.rank() == 0 {
+        if self.rank() != src.rank() {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "source of shape {:?} must have the same number of dims as self of shape {:?}",
+                    src.shape(),
+                    self.shape()
+                ),
+            ));
+        }
+        if self.rank() == 0 {
             normalize_dim(OP, dim, 0)?;
             return lift0(self)?.index_add(0, index, &lift0(src)?)?.reshape(&[] as &[usize]);
         }
@@ -287,7 +297,14 @@ impl Tensor {
                 }
             },
         };
-        let mut out = vec![0i64; vals.len() * c];
+        let n = vals.len().checked_mul(c).filter(|&n| n <= isize::MAX as usize / 8);
+        let Some(n) = n else {
+            return Err(Error::invalid(
+                OP,
+                format!("{} classes for {} values is too many elements", c, vals.len()),
+            ));
+        };
+        let mut out = vec![0i64; n];
         for (i, &v) in vals.iter().enumerate() {
             if v as u64 >= c as u64 {
                 return Err(Error::invalid(

@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::storage::Storage;
 use crate::tensor::Tensor;
+use kiln_kernels::par::{should_split, ELEMENTWISE_PAR_THRESHOLD};
 use kiln_kernels::Num;
+use rayon::prelude::*;
 
 /// The offset that stands for "no source element: use the fill value".
 pub(crate) const FILL: usize = usize::MAX;
@@ -73,7 +75,12 @@ pub(crate) fn map_offsets(layout: &Layout, maps: &[Vec<usize>]) -> Vec<usize> {
 pub(crate) fn take(t: &Tensor, offsets: &[usize], shape: &[usize], fill: f64) -> Tensor {
     fn go<T: Element>(v: &[T], offsets: &[usize], fill: f64) -> Storage {
         let f = T::from_f64(fill);
-        T::into_storage(offsets.iter().map(|&o| if o == FILL { f } else { v[o] }).collect())
+        let pick = |&o: &usize| if o == FILL { f } else { v[o] };
+        T::into_storage(if should_split(offsets.len(), ELEMENTWISE_PAR_THRESHOLD) {
+            offsets.par_iter().map(pick).collect()
+        } else {
+            offsets.iter().map(pick).collect()
+        })
     }
     let storage = {
         let s = t.storage();

@@ -26,7 +26,7 @@ pub(crate) fn pad_map(
     dim: usize,
     shape: &[usize],
 ) -> Result<Vec<usize>> {
-    let reflect_ok = before < n && after < n;
+    let reflect_ok = (before == 0 || before < n) && (after == 0 || after < n);
     if mode == PadMode::Reflect && !reflect_ok {
         return Err(Error::invalid(
             "pad",
@@ -360,16 +360,21 @@ impl Tensor {
                 }
             }
         }
+        // Shifts reduced to 0..size, so that backward's negated shifts are exact.
+        for (s, &d) in ns.iter_mut().zip(&nd) {
+            let n = self.shape()[d] as i64;
+            *s = if n > 0 { s.rem_euclid(n) } else { 0 };
+        }
         let maps: Vec<Vec<usize>> = self
             .shape()
             .iter()
             .enumerate()
             .map(|(k, &n)| match nd.iter().position(|&x| x == k) {
-                Some(p) if n > 0 => {
-                    let s = ns[p].rem_euclid(n as i64) as usize;
+                Some(p) => {
+                    let s = ns[p] as usize;
                     (0..n).map(|o| (o + n - s) % n).collect()
                 }
-                _ => identity(n),
+                None => identity(n),
             })
             .collect();
         let out = take(self, &map_offsets(self.layout(), &maps), self.shape(), 0.0);

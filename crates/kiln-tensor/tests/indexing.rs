@@ -869,3 +869,58 @@ mod naive {
         assert_eq!(s.i((0, 5)).unwrap().item_f64().unwrap(), (299 * 200 + 5) as f64);
     }
 }
+
+#[test]
+fn views_starting_inside_their_buffer() {
+    // Contiguous views with a nonzero offset: rows 1..3 of a [3, 3] tensor.
+    let base = Tensor::arange(0.0, 9.0, 1.0, DType::F64)
+        .unwrap()
+        .reshape(&[3, 3])
+        .unwrap();
+    let v = base.narrow(0, 1, 2).unwrap();
+    assert!(v.is_contiguous());
+    let rows = [3., 4., 5., 6., 7., 8.];
+    assert_values(&Tensor::cat(&[&v], 0).unwrap(), &[2, 3], &rows);
+    assert_values(&v.index_select(1, &idx(&[0, 1, 2], &[3])).unwrap(), &[2, 3], &rows);
+    assert_values(&v.gather(0, &idx(&[1, 0, 1], &[1, 3])).unwrap(), &[1, 3], &[6., 4., 8.]);
+    let z = Tensor::zeros(&[2, 3], DType::F64);
+    assert_values(
+        &z.scatter(0, &idx(&[0, 1, 0, 1, 0, 1], &[2, 3]), &v).unwrap(),
+        &[2, 3],
+        &[3., 7., 5., 6., 4., 8.],
+    );
+    assert_values(
+        &z.scatter_add(0, &idx(&[0, 0, 0], &[1, 3]), &v).unwrap(),
+        &[2, 3],
+        &[3., 4., 5., 0., 0., 0.],
+    );
+    assert_values(
+        &z.index_add(0, &idx(&[1, 0], &[2]), &v).unwrap(),
+        &[2, 3],
+        &[6., 7., 8., 3., 4., 5.],
+    );
+    assert_values(
+        &v.pad(&[0, 1], PadMode::Replicate, 0.0).unwrap(),
+        &[2, 4],
+        &[3., 4., 5., 5., 6., 7., 8., 8.],
+    );
+    assert_values(&v.tril(0).unwrap(), &[2, 3], &[3., 0., 0., 6., 7., 0.]);
+    assert_values(&v.flip(&[0]).unwrap(), &[2, 3], &[6., 7., 8., 3., 4., 5.]);
+    assert_values(&v.roll(&[1], &[]).unwrap(), &[2, 3], &[8., 3., 4., 5., 6., 7.]);
+    assert_values(&v.repeat(&[1, 1]).unwrap(), &[2, 3], &rows);
+    let classes = Tensor::arange(0.0, 4.0, 1.0, DType::I64)
+        .unwrap()
+        .narrow(0, 2, 2)
+        .unwrap();
+    assert_values(
+        &classes.one_hot(Some(4)).unwrap(),
+        &[2, 4],
+        &[0., 0., 1., 0., 0., 0., 0., 1.],
+    );
+    // The same offset view as the index tensor.
+    let index = Tensor::from_slice(&[9i64, 1, 0], &[3])
+        .unwrap()
+        .narrow(0, 1, 2)
+        .unwrap();
+    assert_values(&v.index_select(0, &index).unwrap(), &[2, 3], &[6., 7., 8., 3., 4., 5.]);
+}

@@ -501,6 +501,60 @@ fn input_grads(node: &Node, g: &Tensor, out: &Tensor) -> Result<Vec<Option<Tenso
 
         // ---- indexing and shape ----
         // (indexing: arms here)
+        OpKind::Cat { dim } => {
+            let mut start = 0;
+            let mut grads = Vec::with_capacity(node.inputs.len());
+            for t in &node.inputs {
+                let n = t.shape()[*dim];
+                grads.push(Some(g.narrow(*dim as isize, start, n)?));
+                start += n;
+            }
+            Ok(grads)
+        }
+        OpKind::IndexSelect { dim } => {
+            let index = &node.inputs[1];
+            Ok(vec![Some(x.zeros_like().index_add(*dim as isize, index, g)?), None])
+        }
+        OpKind::Gather { dim } => {
+            let index = &node.inputs[1];
+            Ok(vec![Some(x.zeros_like().scatter_add(*dim as isize, index, g)?), None])
+        }
+        OpKind::Scatter { dim } | OpKind::ScatterAdd { dim } => {
+            let (index, src) = (&node.inputs[1], &node.inputs[2]);
+            let gx = if matches!(node.op, OpKind::Scatter { .. }) {
+                g.scatter_value(*dim as isize, index, 0.0)?
+            } else {
+                g.clone()
+            };
+            // src may be larger than index: its other entries get zero gradient.
+            let gs = g.gather(*dim as isize, index)?;
+            let grow: Vec<usize> = (0..src.rank())
+                .rev()
+                .flat_map(|d| [0, src.shape()[d] - index.shape()[d]])
+                .collect();
+            let gs = if grow.iter().any(|&p| p > 0) {
+                gs.pad(&grow, crate::op::PadMode::Constant, 0.0)?
+            } else {
+                gs
+            };
+            Ok(vec![Some(gx), None, Some(gs)])
+        }
+        OpKind::IndexAdd { dim } => {
+            let index = &node.inputs[1];
+            Ok(vec![Some(g.clone()), None, Some(g.index_select(*dim as isize, index)?)])
+        }
+        OpKind::Pad { pads, mode, .. } => one(crate::ops::shape::pad_backward(g, x.shape(), pads, *mode)?),
+        OpKind::Tril { diagonal } => one(g.tril(*diagonal)?),
+        OpKind::Triu { diagonal } => one(g.triu(*diagonal)?),
+        OpKind::Flip { dims } => {
+            let dims: Vec<isize> = dims.iter().map(|&d| d as isize).collect();
+            one(g.flip(&dims)?)
+        }
+        OpKind::Roll { shifts, dims } => {
+            let back: Vec<i64> = shifts.iter().map(|s| s.wrapping_neg()).collect();
+            let dims: Vec<isize> = dims.iter().map(|&d| d as isize).collect();
+            one(g.roll(&back, &dims)?)
+        }
 
         // ---- convolution and pooling ----
         // (conv/pool: arms here)

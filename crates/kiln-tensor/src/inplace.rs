@@ -41,6 +41,8 @@ impl Tensor {
         let mut dst = self.storage_mut();
         crate::with_storage!(&mut *dst, d => {
             let sv = crate::dtype::Element::slice(&s).expect("cast to this dtype");
+            // A contiguous view may start anywhere in its buffer.
+            let sv = &sv[src.layout().offset()..];
             for (&o, &v) in offsets.iter().zip(sv) {
                 d[o] = v;
             }

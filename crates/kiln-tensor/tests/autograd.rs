@@ -141,3 +141,19 @@ fn integer_tensors_cannot_require_grad() {
         "{err}"
     );
 }
+
+#[test]
+fn copy_and_where_read_views_that_start_inside_their_buffer() {
+    let src = Tensor::arange(0.0, 6.0, 1.0, DType::F32)
+        .unwrap()
+        .narrow(0, 2, 4)
+        .unwrap();
+    let dst = Tensor::zeros(&[4], DType::F32);
+    dst.copy_(&src).unwrap();
+    assert_eq!(dst.to_vec::<f32>().unwrap(), vec![2.0, 3.0, 4.0, 5.0]);
+    let m = tensor!([true, false, true, false]);
+    let picked = src.where_(&m, &dst.mul_scalar(-1.0).unwrap()).unwrap();
+    assert_eq!(picked.to_vec::<f32>().unwrap(), vec![2.0, -3.0, 4.0, -5.0]);
+    let filled = src.masked_fill(&m, 9.0).unwrap();
+    assert_eq!(filled.to_vec::<f32>().unwrap(), vec![9.0, 3.0, 9.0, 5.0]);
+}

@@ -305,10 +305,13 @@ impl Tensor {
         }
         let storage = {
             let (sx, sy) = (xv.storage(), yv.storage());
+            // Contiguous views may start anywhere in their buffer.
+            let ra = xv.layout().contiguous_range().expect("made contiguous above");
+            let rb = yv.layout().contiguous_range().expect("made contiguous above");
             macro_rules! sel {
                 ($($v:ident),*) => {
                     match (&*sx, &*sy) {
-                        $((Storage::$v(a), Storage::$v(b)) => Storage::$v(select(a, b, &mask)),)*
+                        $((Storage::$v(a), Storage::$v(b)) => Storage::$v(select(&a[ra.clone()], &b[rb.clone()], &mask)),)*
                         _ => unreachable!("both branches cast to one dtype"),
                     }
                 };

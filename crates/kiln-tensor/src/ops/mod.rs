@@ -3,8 +3,12 @@
 
 pub(crate) mod binary;
 pub mod creation;
+pub mod index;
+pub(crate) mod index_kernels;
+pub mod indexing;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
+pub mod shape;
 pub(crate) mod sort;
 pub(crate) mod unary;
 pub mod view;

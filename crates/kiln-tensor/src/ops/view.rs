@@ -371,6 +371,8 @@ impl Tensor {
             let offsets = view.offsets();
             crate::with_storage!(&mut *o, dst => {
                 let sv = crate::dtype::Element::slice(&s).expect("cast to the same dtype");
+                // A contiguous view may start past the beginning of its buffer.
+                let sv = &sv[src_c.layout().offset()..];
                 for (&off, &v) in offsets.iter().zip(sv) {
                     dst[off] = v;
                 }

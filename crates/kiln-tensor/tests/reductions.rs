@@ -527,6 +527,37 @@ fn large_rows_take_the_parallel_path() {
     }
 }
 
+#[test]
+fn long_single_rows_split_into_chunks() {
+    // One row of 2^17: few rows and long, so associative reductions split the row.
+    manual_seed(20);
+    let n = 1 << 17;
+    let x = Tensor::randn(&[n], DType::F64).unwrap();
+    let v = x.to_vec::<f64>().unwrap();
+    let close = |a: f64, b: f64| assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()), "{a} vs {b}");
+    close(x.sum().unwrap().item::<f64>().unwrap(), v.iter().sum());
+    let (mi, ma) = v.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    assert_eq!(x.max().unwrap().item::<f64>().unwrap(), ma);
+    assert_eq!(x.amin(&[0], true).unwrap().item::<f64>().unwrap(), mi);
+    let (_, i) = x.max_dim(0, false).unwrap();
+    assert_eq!(v[i.item::<i64>().unwrap() as usize], ma);
+    let lse = v.iter().map(|&a| (a - ma).exp()).sum::<f64>().ln() + ma;
+    close(x.logsumexp(&[], false).unwrap().item::<f64>().unwrap(), lse);
+    let small = x.mul_scalar(1e-3).unwrap().exp().unwrap();
+    let want: f64 = small.to_vec::<f64>().unwrap().iter().product();
+    close(small.prod().unwrap().item::<f64>().unwrap(), want);
+    let mut ints = vec![1i64; n];
+    ints[n - 3] = 0;
+    let ints = Tensor::from_vec(ints, &[n]).unwrap();
+    assert!(!ints.all().unwrap().item::<bool>().unwrap());
+    assert_eq!(ints.sum().unwrap().item::<i64>().unwrap(), n as i64 - 1);
+    assert!(ints.sub_scalar(1.0).unwrap().any().unwrap().item::<bool>().unwrap());
+    // A NaN late in the row still wins the max.
+    let mut with_nan = v.clone();
+    with_nan[n - 5] = f64::NAN;
+    assert!(f64s(&with_nan, &[n]).max().unwrap().item::<f64>().unwrap().is_nan());
+}
+
 // ---- errors ----
 
 #[test]

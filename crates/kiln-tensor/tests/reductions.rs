@@ -558,6 +558,52 @@ fn long_single_rows_split_into_chunks() {
     assert!(f64s(&with_nan, &[n]).max().unwrap().item::<f64>().unwrap().is_nan());
 }
 
+#[test]
+fn edge_shapes_and_dtypes() {
+    // 0-dim inputs: dims 0 and -1 both name the only "dim".
+    let s = Tensor::scalar(4.0f64);
+    let (v, i) = s.sort(-1, true).unwrap();
+    assert_eq!((v.item::<f64>().unwrap(), i.item::<i64>().unwrap()), (4.0, 0));
+    let (v, i) = s.topk(1, 0, true, true).unwrap();
+    assert_eq!((v.shape(), i.shape()), (&[][..], &[][..]));
+    assert_eq!(s.argmax(Some(-1), false).unwrap().item::<i64>().unwrap(), 0);
+    assert_eq!(s.argmax(None, true).unwrap().shape(), &[] as &[usize]);
+    assert_eq!(s.logsumexp(&[], false).unwrap().item::<f64>().unwrap(), 4.0);
+    // Empty dims.
+    let e = Tensor::zeros(&[2, 0], DType::F32);
+    let (v, i) = e.sort(1, false).unwrap();
+    assert_eq!((v.shape(), i.shape()), (&[2, 0][..], &[2, 0][..]));
+    assert_eq!(e.cumsum(1).unwrap().shape(), &[2, 0]);
+    assert_eq!(
+        e.sum_dims(&[1], false).unwrap().to_vec::<f32>().unwrap(),
+        vec![0.0, 0.0]
+    );
+    assert_eq!(
+        e.logsumexp(&[1], false).unwrap().to_vec::<f32>().unwrap(),
+        vec![f32::NEG_INFINITY; 2]
+    );
+    assert_eq!(e.max_dim(0, false).unwrap().0.shape(), &[0]);
+    // Half precision keeps its dtype and accumulates in f32.
+    let h = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2])
+        .unwrap()
+        .to_dtype(DType::F16)
+        .unwrap();
+    let c = h.cumsum(0).unwrap();
+    assert_eq!((c.dtype(), c.to_vec_f64()), (DType::F16, vec![1.0, 2.0, 4.0, 6.0]));
+    let l = h.logsumexp(&[1], false).unwrap();
+    assert_eq!(l.dtype(), DType::F16);
+    assert!((l.to_vec_f64()[0] - (2.0 + (1.0 + (-1f64).exp()).ln())).abs() < 1e-2);
+    let (v, i) = h.max_dim(1, false).unwrap();
+    assert_eq!(
+        (v.dtype(), v.to_vec_f64(), i.to_vec::<i64>().unwrap()),
+        (DType::F16, vec![2.0, 4.0], vec![1, 1])
+    );
+    let (v, _) = h.sort(0, true).unwrap();
+    assert_eq!(v.to_vec_f64(), vec![3.0, 4.0, 1.0, 2.0]);
+    let v = h.to_dtype(DType::F32).unwrap().var_dims(&[0], 1.0, false).unwrap();
+    assert_eq!((v.dtype(), v.to_vec::<f32>().unwrap()), (DType::F32, vec![2.0, 2.0]));
+}
+
 // ---- errors ----
 
 #[test]

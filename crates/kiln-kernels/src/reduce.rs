@@ -53,6 +53,45 @@ where
     }
 }
 
+/// Column sums of a row-major `rows x cols` matrix into `out` (`cols` long): a reduction over
+/// leading dims without transposing. The inner loop runs along a row (it vectorizes); blocks of
+/// rows are summed pairwise for accuracy, and column ranges run in parallel when large.
+///
+/// Panics if `data` is shorter than `rows * cols` or `out` than `cols`.
+pub fn sum_outer<T: Num>(data: &[T], rows: usize, cols: usize, out: &mut [T]) {
+    let out = &mut out[..cols];
+    if cols >= 128 && par::should_split(rows * cols, ROWS_PAR_THRESHOLD) {
+        let chunk = par::chunk_len(cols, 64);
+        out.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(ci, o)| sum_outer_cols(data, rows, cols, ci * chunk, o));
+    } else {
+        sum_outer_cols(data, rows, cols, 0, out);
+    }
+}
+
+/// Sums of columns `c0..c0 + out.len()` over `rows` rows.
+fn sum_outer_cols<T: Num>(data: &[T], rows: usize, cols: usize, c0: usize, out: &mut [T]) {
+    let w = out.len();
+    if rows <= 64 {
+        out.fill(T::ZERO);
+        for r in 0..rows {
+            let row = &data[r * cols + c0..r * cols + c0 + w];
+            for (o, &v) in out.iter_mut().zip(row) {
+                *o += v;
+            }
+        }
+        return;
+    }
+    let h = rows / 2;
+    sum_outer_cols(data, h, cols, c0, out);
+    let mut rest = vec![T::ZERO; w];
+    sum_outer_cols(&data[h * cols..], rows - h, cols, c0, &mut rest);
+    for (o, r) in out.iter_mut().zip(rest) {
+        *o += r;
+    }
+}
+
 /// The largest element and the index of its first occurrence; a NaN wins at once. `None` for an
 /// empty row.
 pub fn argmax_row<T: PartialOrd + Copy>(row: &[T]) -> Option<(T, usize)> {
@@ -289,6 +328,18 @@ mod tests {
         assert!(k[1] < k[2] && k[4] > k[3] && k[6] < k[7]);
         assert!((-5i64).sort_key() < 3i64.sort_key() && i64::MIN.sort_key() < (-1i64).sort_key());
         assert!((-1i32).sort_key() < 0i32.sort_key());
+    }
+
+    #[test]
+    fn column_sums_match_naive() {
+        for (rows, cols) in [(3, 5), (200, 7), (300, 300), (1, 1000)] {
+            let data: Vec<f64> = (0..rows * cols).map(|i| ((i * 37) % 101) as f64).collect();
+            let mut out = vec![-1.0; cols];
+            sum_outer(&data, rows, cols, &mut out);
+            for (c, &o) in out.iter().enumerate() {
+                assert_eq!(o, (0..rows).map(|r| data[r * cols + c]).sum::<f64>());
+            }
+        }
     }
 
     #[test]

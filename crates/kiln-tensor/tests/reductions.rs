@@ -604,6 +604,34 @@ fn edge_shapes_and_dtypes() {
     assert_eq!((v.dtype(), v.to_vec::<f32>().unwrap()), (DType::F32, vec![2.0, 2.0]));
 }
 
+#[test]
+fn sum_over_leading_dims() {
+    // Leading dims of contiguous tensors take the column-sum path; compare with the transposed
+    // (row) path, which computes the same sums another way.
+    manual_seed(21);
+    for shape in [vec![3usize, 4, 5], vec![300, 257], vec![2, 100, 700]] {
+        let x = Tensor::randn(&shape, DType::F64).unwrap();
+        let xt = x.permute(&(0..shape.len() as isize).rev().collect::<Vec<_>>()).unwrap();
+        let got = x.sum_dims(&[0], false).unwrap();
+        let want = xt
+            .sum_dims(&[-1], false)
+            .unwrap()
+            .permute(&(0..shape.len() as isize - 1).rev().collect::<Vec<_>>())
+            .unwrap();
+        assert_close(&got, &want, 1e-12, 1e-12);
+        let x32 = x.to_dtype(DType::F32).unwrap();
+        let got = x32.sum_dims(&[0, 1], true).unwrap();
+        let want = x.sum_dims(&[0, 1], true).unwrap();
+        assert_close(&got, &want, 1e-5, 1e-4);
+    }
+    let empty = Tensor::zeros(&[0, 3], DType::F32);
+    assert_eq!(
+        empty.sum_dims(&[0], false).unwrap().to_vec::<f32>().unwrap(),
+        vec![0.0; 3]
+    );
+    check("sum leading", |i| i[0].sum_dims(&[0, 1], false), &[&randn(&[2, 3, 4])]);
+}
+
 // ---- errors ----
 
 #[test]

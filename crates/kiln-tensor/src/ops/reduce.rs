@@ -170,9 +170,24 @@ impl Tensor {
             _ => self.clone(),
         };
         let shape = reduced_shape(x.shape(), &d, keepdim);
+        // Leading dims of a contiguous tensor: column sums, no transposing copy.
+        let leading = x.is_contiguous() && d.len() < x.rank() && d.iter().enumerate().all(|(i, &k)| i == k);
         let storage = {
             let s = x.storage();
+            let rows: usize = x.shape()[..d.len()].iter().product();
+            let cols: usize = x.shape()[d.len()..].iter().product();
+            let off = x.layout().offset();
             match &*s {
+                Storage::F32(v) if leading => {
+                    let mut out = vec![0f32; cols];
+                    kiln_kernels::reduce::sum_outer(&v[off..], rows, cols, &mut out);
+                    Storage::F32(out)
+                }
+                Storage::F64(v) if leading => {
+                    let mut out = vec![0f64; cols];
+                    kiln_kernels::reduce::sum_outer(&v[off..], rows, cols, &mut out);
+                    Storage::F64(out)
+                }
                 Storage::F32(v) => {
                     let (rows, n, len) = reduce_rows(v, &x, &d);
                     Storage::F32(fold_rows(&rows, n, len, sum_f32))

@@ -48,8 +48,7 @@ impl Tensor {
     fn extreme_dim(&self, op: &'static str, dim: isize, keepdim: bool, largest: bool) -> Result<(Tensor, Tensor)> {
         if self.rank() == 0 {
             one_dim(op, dim, 0)?;
-            let (v, i) = self.reshape(&[1])?.extreme_dim(op, 0, false, largest)?;
-            return Ok((v, i));
+            return self.reshape(&[1])?.extreme_dim(op, 0, false, largest);
         }
         let d = one_dim(op, dim, self.rank())?;
         nonempty(op, self, &[d])?;

@@ -9,7 +9,7 @@
 use crate::num::{Float, Num};
 use crate::par;
 use rayon::prelude::*;
-use std::cmp::Ordering;
+use std::ops::Not;
 
 /// Elements below which a row job stays on the calling thread.
 pub const ROWS_PAR_THRESHOLD: usize = 1 << 15;
@@ -18,17 +18,6 @@ pub const ROWS_PAR_THRESHOLD: usize = 1 << 15;
 #[allow(clippy::eq_op)]
 fn is_nan<T: PartialOrd + Copy>(v: T) -> bool {
     v != v
-}
-
-/// A total order where NaN is greater than every number and equal to itself.
-#[inline]
-pub fn nan_last_cmp<T: PartialOrd + Copy>(a: T, b: T) -> Ordering {
-    match (is_nan(a), is_nan(b)) {
-        (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Greater,
-        (false, true) => Ordering::Less,
-        (false, false) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
-    }
 }
 
 /// Calls `f(row, out_row)` for each of the `rows` rows of `data` (rows of `row_len` elements,
@@ -61,6 +50,45 @@ where
         out.chunks_mut(out_len)
             .zip(data.chunks(row_len))
             .for_each(|(o, r)| f(r, o));
+    }
+}
+
+/// Column sums of a row-major `rows x cols` matrix into `out` (`cols` long): a reduction over
+/// leading dims without transposing. The inner loop runs along a row (it vectorizes); blocks of
+/// rows are summed pairwise for accuracy, and column ranges run in parallel when large.
+///
+/// Panics if `data` is shorter than `rows * cols` or `out` than `cols`.
+pub fn sum_outer<T: Num>(data: &[T], rows: usize, cols: usize, out: &mut [T]) {
+    let out = &mut out[..cols];
+    if cols >= 128 && par::should_split(rows * cols, ROWS_PAR_THRESHOLD) {
+        let chunk = par::chunk_len(cols, 64);
+        out.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(ci, o)| sum_outer_cols(data, rows, cols, ci * chunk, o));
+    } else {
+        sum_outer_cols(data, rows, cols, 0, out);
+    }
+}
+
+/// Sums of columns `c0..c0 + out.len()` over `rows` rows.
+fn sum_outer_cols<T: Num>(data: &[T], rows: usize, cols: usize, c0: usize, out: &mut [T]) {
+    let w = out.len();
+    if rows <= 64 {
+        out.fill(T::ZERO);
+        for r in 0..rows {
+            let row = &data[r * cols + c0..r * cols + c0 + w];
+            for (o, &v) in out.iter_mut().zip(row) {
+                *o += v;
+            }
+        }
+        return;
+    }
+    let h = rows / 2;
+    sum_outer_cols(data, h, cols, c0, out);
+    let mut rest = vec![T::ZERO; w];
+    sum_outer_cols(&data[h * cols..], rows - h, cols, c0, &mut rest);
+    for (o, r) in out.iter_mut().zip(rest) {
+        *o += r;
     }
 }
 
@@ -151,23 +179,73 @@ pub fn cumsum_row_i64(row: &[i64], out: &mut [i64]) {
     }
 }
 
-/// The order of `row` under [`nan_last_cmp`] (reversed when `descending`), ties by index: the
-/// result a stable sort gives.
-#[inline]
-fn order_cmp<T: PartialOrd + Copy>(row: &[T], descending: bool) -> impl Fn(&usize, &usize) -> Ordering + '_ {
-    move |&i, &j| {
-        let c = nan_last_cmp(row[i], row[j]);
-        let c = if descending { c.reverse() } else { c };
-        c.then(i.cmp(&j))
+/// An element type with an unsigned integer key whose order is the sort order: numbers
+/// ascending, `-0.0` equal to `0.0`, every NaN equal and after `+inf`.
+pub trait SortKey: Copy {
+    type Key: Ord + Copy + Send + Not<Output = Self::Key>;
+    fn sort_key(self) -> Self::Key;
+}
+
+macro_rules! float_key {
+    ($t:ty, $k:ty) => {
+        impl SortKey for $t {
+            type Key = $k;
+            #[inline(always)]
+            fn sort_key(self) -> $k {
+                if self.is_nan() {
+                    return <$k>::MAX;
+                }
+                // 0.0 also catches -0.0, which must tie with it.
+                let b = if self == 0.0 { 0 } else { self.to_bits() };
+                if b >> (<$k>::BITS - 1) == 1 {
+                    !b
+                } else {
+                    b | 1 << (<$k>::BITS - 1)
+                }
+            }
+        }
+    };
+}
+float_key!(f32, u32);
+float_key!(f64, u64);
+
+macro_rules! via_key {
+    ($($t:ty => $k:ty, |$v:ident| $e:expr);* $(;)?) => {$(
+        impl SortKey for $t {
+            type Key = $k;
+            #[inline(always)]
+            fn sort_key(self) -> $k {
+                let $v = self;
+                $e
+            }
+        }
+    )*};
+}
+via_key! {
+    half::f16 => u32, |v| v.to_f32().sort_key();
+    half::bf16 => u32, |v| v.to_f32().sort_key();
+    i64 => u64, |v| (v as u64) ^ (1 << 63);
+    i32 => u32, |v| (v as u32) ^ (1 << 31);
+    u8 => u8, |v| v;
+    bool => u8, |v| v as u8;
+}
+
+/// `(key, index)` pairs of a row, keys flipped for a descending order: sorting the pairs gives
+/// the stable order (equal keys by index).
+fn keyed<T: SortKey>(row: &[T], descending: bool) -> Vec<(T::Key, usize)> {
+    if descending {
+        row.iter().enumerate().map(|(i, &v)| (!v.sort_key(), i)).collect()
+    } else {
+        row.iter().enumerate().map(|(i, &v)| (v.sort_key(), i)).collect()
     }
 }
 
 /// Indices that sort `row` stably: ascending puts NaN last, descending puts NaN first (PyTorch's
 /// `sort(stable=True)`). Writes `row.len()` indices into `out`.
-pub fn argsort_row<T: PartialOrd + Copy>(row: &[T], descending: bool, out: &mut [i64]) {
-    let mut idx: Vec<usize> = (0..row.len()).collect();
-    idx.sort_unstable_by(order_cmp(row, descending));
-    for (o, i) in out.iter_mut().zip(idx) {
+pub fn argsort_row<T: SortKey>(row: &[T], descending: bool, out: &mut [i64]) {
+    let mut pairs = keyed(row, descending);
+    pairs.sort_unstable();
+    for (o, (_, i)) in out.iter_mut().zip(pairs) {
         *o = i as i64;
     }
 }
@@ -176,20 +254,19 @@ pub fn argsort_row<T: PartialOrd + Copy>(row: &[T], descending: bool, out: &mut 
 /// as the largest; equal values come in index order (the first `k` of the stable sort).
 ///
 /// Panics if `out.len() > row.len()`.
-pub fn topk_row<T: PartialOrd + Copy>(row: &[T], largest: bool, out: &mut [i64]) {
+pub fn topk_row<T: SortKey>(row: &[T], largest: bool, out: &mut [i64]) {
     let k = out.len();
     assert!(k <= row.len(), "topk_row: k = {k} > row length {}", row.len());
     if k == 0 {
         return;
     }
-    let cmp = order_cmp(row, largest);
-    let mut idx: Vec<usize> = (0..row.len()).collect();
-    if k < idx.len() {
-        idx.select_nth_unstable_by(k - 1, &cmp);
-        idx.truncate(k);
+    let mut pairs = keyed(row, largest);
+    if k < pairs.len() {
+        pairs.select_nth_unstable(k - 1);
+        pairs.truncate(k);
     }
-    idx.sort_unstable_by(&cmp);
-    for (o, i) in out.iter_mut().zip(idx) {
+    pairs.sort_unstable();
+    for (o, (_, i)) in out.iter_mut().zip(pairs) {
         *o = i as i64;
     }
 }
@@ -230,6 +307,39 @@ mod tests {
         assert_eq!(top, [1, 3]);
         topk_row(&[1, 5, 3, 5, 4], false, &mut top);
         assert_eq!(top, [0, 2]);
+    }
+
+    #[test]
+    fn sort_keys_order_like_numbers() {
+        let v = [
+            f32::NEG_INFINITY,
+            -2.5,
+            -0.0,
+            0.0,
+            1e-30,
+            3.0,
+            f32::INFINITY,
+            f32::NAN,
+            -f32::NAN,
+        ];
+        let k: Vec<u32> = v.iter().map(|x| x.sort_key()).collect();
+        assert!(k[..7].windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!((k[2], k[7], k[8]), (k[3], u32::MAX, u32::MAX));
+        assert!(k[1] < k[2] && k[4] > k[3] && k[6] < k[7]);
+        assert!((-5i64).sort_key() < 3i64.sort_key() && i64::MIN.sort_key() < (-1i64).sort_key());
+        assert!((-1i32).sort_key() < 0i32.sort_key());
+    }
+
+    #[test]
+    fn column_sums_match_naive() {
+        for (rows, cols) in [(3, 5), (200, 7), (300, 300), (1, 1000)] {
+            let data: Vec<f64> = (0..rows * cols).map(|i| ((i * 37) % 101) as f64).collect();
+            let mut out = vec![-1.0; cols];
+            sum_outer(&data, rows, cols, &mut out);
+            for (c, &o) in out.iter().enumerate() {
+                assert_eq!(o, (0..rows).map(|r| data[r * cols + c]).sum::<f64>());
+            }
+        }
     }
 
     #[test]

@@ -447,7 +447,7 @@ fn input_grads(node: &Node, g: &Tensor, out: &Tensor) -> Result<Vec<Option<Tenso
         OpKind::Sort { dim, .. } | OpKind::TopK { dim, .. } | OpKind::TakeAlong { dim } => {
             one(crate::ops::sort::put_along(g, &node.saved[0], *dim, x.shape())?)
         }
-        OpKind::PutAlong { dim } => one(crate::ops::sort::take_along(g, &node.saved[0], *dim)),
+        OpKind::PutAlong { dim } => one(crate::ops::sort::take_along(g, &node.saved[0], *dim)?),
 
         // ---- linear algebra ----
         OpKind::Matmul => {

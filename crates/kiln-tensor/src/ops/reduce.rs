@@ -1,7 +1,10 @@
 //! Reductions over one or several dims, with `keepdim`.
 //!
-//! Every reduction moves the reduced dims last ([`reduce_rows`]) so the kernel reduces
-//! contiguous rows; the result has the kept dims in their original order.
+//! Every reduction moves the reduced dims last ([`reduce_rows`], no copy when they already are)
+//! so the kernel reduces contiguous rows; the result has the kept dims in their original order.
+//! Rows run in parallel above a size threshold ([`map_rows`]), and associative reductions also
+//! split long rows ([`fold_rows`]). `sum` and `mean` live here, maxima and minima in `minmax`,
+//! the other statistics and `cumsum` in `stats`; sorting is in `ops/sort.rs`.
 
 use crate::backward::Node;
 use crate::dtype::{DType, Element};
@@ -100,6 +103,34 @@ pub(crate) fn map_rows<T: Copy + Send + Sync, U: Copy + Send + Sync + Default>(
     out
 }
 
+/// [`map_rows`] for an associative reduction, where `f` of a row equals `f` of the results of
+/// `f` on consecutive chunks of it (sum, product, max, logsumexp, all, any): when there are
+/// fewer rows than threads, each long row is also split into chunks across threads.
+pub(crate) fn fold_rows<T: Copy + Send + Sync + Default>(
+    data: &[T],
+    rows: usize,
+    row_len: usize,
+    f: impl Fn(&[T]) -> T + Send + Sync,
+) -> Vec<T> {
+    use kiln_kernels::par;
+    const MIN_CHUNK: usize = 1 << 12;
+    let threads = par::num_threads();
+    if rows >= threads
+        || row_len < 2 * MIN_CHUNK
+        || !par::should_split(rows * row_len, kiln_kernels::reduce::ROWS_PAR_THRESHOLD)
+    {
+        return map_rows(data, rows, row_len, f);
+    }
+    let chunk = par::chunk_len(row_len, MIN_CHUNK);
+    data.chunks(row_len)
+        .take(rows)
+        .map(|r| {
+            let parts: Vec<T> = r.par_chunks(chunk).map(&f).collect();
+            f(&parts)
+        })
+        .collect()
+}
+
 /// Pairwise summation keeps f32 sums accurate (like PyTorch's cascade sum).
 fn pairwise_sum(x: &[f64]) -> f64 {
     if x.len() <= 32 {
@@ -139,20 +170,35 @@ impl Tensor {
             _ => self.clone(),
         };
         let shape = reduced_shape(x.shape(), &d, keepdim);
+        // Leading dims of a contiguous tensor: column sums, no transposing copy.
+        let leading = x.is_contiguous() && d.len() < x.rank() && d.iter().enumerate().all(|(i, &k)| i == k);
         let storage = {
             let s = x.storage();
+            let rows: usize = x.shape()[..d.len()].iter().product();
+            let cols: usize = x.shape()[d.len()..].iter().product();
+            let off = x.layout().offset();
             match &*s {
+                Storage::F32(v) if leading => {
+                    let mut out = vec![0f32; cols];
+                    kiln_kernels::reduce::sum_outer(&v[off..], rows, cols, &mut out);
+                    Storage::F32(out)
+                }
+                Storage::F64(v) if leading => {
+                    let mut out = vec![0f64; cols];
+                    kiln_kernels::reduce::sum_outer(&v[off..], rows, cols, &mut out);
+                    Storage::F64(out)
+                }
                 Storage::F32(v) => {
                     let (rows, n, len) = reduce_rows(v, &x, &d);
-                    Storage::F32(map_rows(&rows, n, len, sum_f32))
+                    Storage::F32(fold_rows(&rows, n, len, sum_f32))
                 }
                 Storage::F64(v) => {
                     let (rows, n, len) = reduce_rows(v, &x, &d);
-                    Storage::F64(map_rows(&rows, n, len, pairwise_sum))
+                    Storage::F64(fold_rows(&rows, n, len, pairwise_sum))
                 }
                 Storage::I64(v) => {
                     let (rows, n, len) = reduce_rows(v, &x, &d);
-                    Storage::I64(map_rows(&rows, n, len, |r| {
+                    Storage::I64(fold_rows(&rows, n, len, |r| {
                         r.iter().fold(0i64, |a, &b| a.wrapping_add(b))
                     }))
                 }

@@ -20,11 +20,12 @@ fn outer_inner(shape: &[usize], dim: usize) -> (usize, usize) {
 }
 
 /// `out[.., j, ..] = x[.., index[.., j, ..], ..]` along `dim` (`torch.take_along_dim` with
-/// in-range indices of `index`'s shape, which matches `x` outside `dim`). Recorded for backward.
-pub(crate) fn take_along(x: &Tensor, index: &Tensor, dim: usize) -> Tensor {
+/// in-range int64 indices of `index`'s shape, which matches `x` outside `dim`). Recorded for
+/// backward. Errors when `index` is not int64.
+pub(crate) fn take_along(x: &Tensor, index: &Tensor, dim: usize) -> Result<Tensor> {
     let (outer, inner) = outer_inner(x.shape(), dim);
     let (nx, ni) = (x.shape()[dim], index.shape()[dim]);
-    let idx = index.to_vec::<i64>().unwrap_or_default();
+    let idx = index.to_vec::<i64>()?;
     let storage = {
         let s = x.storage();
         crate::with_storage!(&*s, v => {
@@ -42,7 +43,7 @@ pub(crate) fn take_along(x: &Tensor, index: &Tensor, dim: usize) -> Tensor {
         })
     };
     let node = Node::record(OpKind::TakeAlong { dim }, &[x], vec![index.clone()]);
-    Tensor::from_storage_node(storage, index.shape(), node)
+    Ok(Tensor::from_storage_node(storage, index.shape(), node))
 }
 
 fn put_add<T: Num>(src: &[T], idx: &[i64], out: &mut [T], (outer, ni, nx, inner): (usize, usize, usize, usize)) {
@@ -57,7 +58,8 @@ fn put_add<T: Num>(src: &[T], idx: &[i64], out: &mut [T], (outer, ni, nx, inner)
 }
 
 /// Zeros of `shape` with `src` added at `index` along `dim` (a scatter-add, the backward of
-/// [`take_along`]); `index` has `src`'s shape. Recorded for backward.
+/// [`take_along`]); `index` has `src`'s shape. Recorded for backward. Errors when `index` is not
+/// int64 or `src` is bool.
 pub(crate) fn put_along(src: &Tensor, index: &Tensor, dim: usize, shape: &[usize]) -> Result<Tensor> {
     let (outer, inner) = outer_inner(shape, dim);
     let dims = (outer, index.shape()[dim], shape[dim], inner);
@@ -115,7 +117,7 @@ impl Tensor {
             return Ok((self.clone(), Tensor::zeros(&[], DType::I64)));
         }
         let idx = self.order_indices(d, descending, None);
-        let values = crate::no_grad(|| take_along(&self.detach(), &idx, d));
+        let values = crate::no_grad(|| take_along(&self.detach(), &idx, d))?;
         let node = Node::record(OpKind::Sort { dim: d, descending }, &[self], vec![idx.clone()]);
         Ok((values.with_node(node), idx))
     }
@@ -156,7 +158,7 @@ impl Tensor {
             return Ok((v, if k == 1 { i.reshape(shape)? } else { i }));
         }
         let idx = self.order_indices(d, largest, Some(k));
-        let values = crate::no_grad(|| take_along(&self.detach(), &idx, d));
+        let values = crate::no_grad(|| take_along(&self.detach(), &idx, d))?;
         let node = Node::record(OpKind::TopK { k, dim: d, largest }, &[self], vec![idx.clone()]);
         Ok((values.with_node(node), idx))
     }

@@ -4,7 +4,7 @@
 //! NaN propagates (the first NaN of a row is the result, with its index) and ties resolve to the
 //! first occurrence, as in PyTorch's CPU kernels.
 
-use super::{map_rows, one_dim, reduce_rows, reduced_shape};
+use super::{fold_rows, map_rows, one_dim, reduce_rows, reduced_shape};
 use crate::backward::Node;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
@@ -48,8 +48,7 @@ impl Tensor {
     fn extreme_dim(&self, op: &'static str, dim: isize, keepdim: bool, largest: bool) -> Result<(Tensor, Tensor)> {
         if self.rank() == 0 {
             one_dim(op, dim, 0)?;
-            let (v, i) = self.reshape(&[1])?.extreme_dim(op, 0, false, largest)?;
-            return Ok((v, i));
+            return self.reshape(&[1])?.extreme_dim(op, 0, false, largest);
         }
         let d = one_dim(op, dim, self.rank())?;
         nonempty(op, self, &[d])?;
@@ -83,7 +82,14 @@ impl Tensor {
     fn extreme_dims(&self, op: &'static str, dims: &[isize], keepdim: bool, largest: bool) -> Result<Tensor> {
         let d = self.reduce_dims(op, dims)?;
         nonempty(op, self, &d)?;
-        let (vals, _) = extremes(self, &d, largest);
+        let vals = {
+            let s = self.storage();
+            crate::with_storage!(&*s, v => {
+                let (rows, n, len) = reduce_rows(v, self, &d);
+                let best = if largest { argmax_row } else { argmin_row };
+                Element::into_storage(fold_rows(&rows, n, len, |r| best(r).map(|(x, _)| x).unwrap_or_default()))
+            })
+        };
         let shape = reduced_shape(self.shape(), &d, keepdim);
         let kind = if largest {
             OpKind::Amax { dims: d, keepdim }

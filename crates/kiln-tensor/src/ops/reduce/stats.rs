@@ -1,7 +1,7 @@
 //! Products, variance and standard deviation, `logsumexp`, vector norms, `all`/`any` and
 //! `cumsum`.
 
-use super::{map_rows, one_dim, reduce_rows, reduced_shape, unmove_last};
+use super::{fold_rows, one_dim, reduce_rows, reduced_shape, unmove_last};
 use crate::backward::Node;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -46,15 +46,15 @@ impl Tensor {
                 match &*s {
                     Storage::F32(v) => {
                         let (rows, n, len) = reduce_rows(v, &x, &d);
-                        Storage::F32(map_rows(&rows, n, len, prod_row))
+                        Storage::F32(fold_rows(&rows, n, len, prod_row))
                     }
                     Storage::F64(v) => {
                         let (rows, n, len) = reduce_rows(v, &x, &d);
-                        Storage::F64(map_rows(&rows, n, len, prod_row))
+                        Storage::F64(fold_rows(&rows, n, len, prod_row))
                     }
                     Storage::I64(v) => {
                         let (rows, n, len) = reduce_rows(v, &x, &d);
-                        Storage::I64(map_rows(&rows, n, len, prod_row_i64))
+                        Storage::I64(fold_rows(&rows, n, len, prod_row_i64))
                     }
                     other => return Err(Error::dtype("prod", other.dtype(), "")),
                 }
@@ -132,11 +132,11 @@ impl Tensor {
                 match &*s {
                     Storage::F32(v) => {
                         let (rows, n, len) = reduce_rows(v, &x, &d);
-                        Storage::F32(map_rows(&rows, n, len, logsumexp_row))
+                        Storage::F32(fold_rows(&rows, n, len, logsumexp_row))
                     }
                     Storage::F64(v) => {
                         let (rows, n, len) = reduce_rows(v, &x, &d);
-                        Storage::F64(map_rows(&rows, n, len, logsumexp_row))
+                        Storage::F64(fold_rows(&rows, n, len, logsumexp_row))
                     }
                     other => return Err(Error::dtype("logsumexp", other.dtype(), "")),
                 }
@@ -201,9 +201,9 @@ impl Tensor {
             };
             let (rows, n, len) = reduce_rows(v, &b, &d);
             if all {
-                map_rows(&rows, n, len, |r| r.iter().all(|&x| x))
+                fold_rows(&rows, n, len, |r| r.iter().all(|&x| x))
             } else {
-                map_rows(&rows, n, len, |r| r.iter().any(|&x| x))
+                fold_rows(&rows, n, len, |r| r.iter().any(|&x| x))
             }
         };
         let t = Tensor::from_storage(Storage::Bool(out), &shape);

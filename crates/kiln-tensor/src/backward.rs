@@ -66,6 +66,13 @@ impl Node {
                 | OpKind::Cat { .. }
                 | OpKind::Flip { .. }
                 | OpKind::Roll { .. }
+                | OpKind::Cumsum { .. }
+                | OpKind::MaxDim { .. }
+                | OpKind::MinDim { .. }
+                | OpKind::Sort { .. }
+                | OpKind::TopK { .. }
+                | OpKind::TakeAlong { .. }
+                | OpKind::PutAlong { .. }
         );
         let n_in = self.inputs.len();
         for (i, (t, &v)) in self.inputs.iter().chain(&self.saved).zip(&self.versions).enumerate() {

@@ -27,6 +27,19 @@ mod storage;
 mod tensor;
 pub mod testing;
 
+/// Free-function forms of the nn functions and the losses, named as in
+/// `torch.nn.functional`: `functional::cross_entropy(&logits, &target, Default::default())`.
+pub mod functional {
+    pub use crate::ops::loss::{
+        binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, kl_div, l1_loss, mse_loss, nll_loss,
+        smooth_l1_loss, CrossEntropyOptions, KlReduction, Reduction,
+    };
+    pub use crate::ops::nn::{
+        batch_norm, dropout, embedding, group_norm, layer_norm, log_softmax, rms_norm, scaled_dot_product_attention,
+        softmax,
+    };
+}
+
 pub use backward::{grad, BackwardOptions};
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};

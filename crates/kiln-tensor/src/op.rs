@@ -275,6 +275,13 @@ pub enum OpKind {
     Embedding {
         padding_idx: Option<i64>,
     },
+    /// The gradient of `Embedding` with respect to its weight: rows of the output gradient
+    /// summed into a `[num_weights, dim]` tensor (rows at `padding_idx` skipped).
+    /// inputs: grad_output, indices.
+    EmbeddingBackward {
+        num_weights: usize,
+        padding_idx: Option<i64>,
+    },
 }
 
 impl OpKind {

@@ -3,8 +3,12 @@
 
 pub(crate) mod binary;
 pub mod creation;
+pub(crate) mod loss;
 pub(crate) mod matmul;
+pub(crate) mod nn;
+pub(crate) mod norm;
 pub(crate) mod reduce;
+pub(crate) mod softmax;
 pub(crate) mod unary;
 pub mod view;
 

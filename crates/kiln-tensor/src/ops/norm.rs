@@ -2,7 +2,7 @@
 //! `batch_norm`, `group_norm` and `rms_norm` (differentiable through the ops they are built of).
 
 use crate::backward::Node;
-use crate::dtype::DType;
+use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::op::OpKind;
 use crate::storage::Storage;
@@ -10,6 +10,7 @@ use crate::tensor::{gather_contiguous, Tensor};
 use half::{bf16, f16};
 use kiln_kernels::norm::{layer_norm_rows, Affine};
 use kiln_kernels::Float;
+use std::borrow::Cow;
 
 fn float_input(op: &'static str, x: &Tensor) -> Result<()> {
     if x.dtype().is_float() {
@@ -38,37 +39,43 @@ fn check_param(op: &'static str, what: &str, p: Option<&Tensor>, shape: &[usize]
     Ok(())
 }
 
-/// Runs the layer-norm kernel for one float type; returns `(y, mean, rstd)`.
-fn ln_kernel<T: Float>(x: &[T], w: Option<&[T]>, b: Option<&[T]>, rows: usize, n: usize, eps: f64) -> [Vec<T>; 3] {
+/// Runs the layer-norm kernel on a contiguous slice, with the (small) affine parameters read as
+/// `T`; returns `(y, mean, rstd)`.
+fn ln_kernel<T: Float + Element>(
+    x: &[T],
+    w: Option<&Tensor>,
+    b: Option<&Tensor>,
+    rows: usize,
+    n: usize,
+    eps: f64,
+) -> Result<[Vec<T>; 3]> {
+    let param = |p: Option<&Tensor>| -> Result<Option<Vec<T>>> {
+        p.map(|p| p.detach().to_dtype(T::DTYPE)?.to_vec::<T>()).transpose()
+    };
+    let (w, b) = (param(w)?, param(b)?);
     let mut y = vec![T::ZERO; x.len()];
     let (mut m, mut r) = (vec![T::ZERO; rows], vec![T::ZERO; rows]);
-    let affine = Affine { weight: w, bias: b };
+    let affine = Affine {
+        weight: w.as_deref(),
+        bias: b.as_deref(),
+    };
     layer_norm_rows(x, &mut y, &mut m, &mut r, n, affine, eps);
-    [y, m, r]
+    Ok([y, m, r])
 }
 
-/// Contiguous elements of a float tensor, widened to f32 for the half types.
-enum FloatData {
-    F32(Vec<f32>),
-    F64(Vec<f64>),
-}
-
-fn float_data(t: &Tensor) -> FloatData {
-    let s = t.storage();
-    match &*s {
-        Storage::F64(v) => FloatData::F64(gather_contiguous(v, t.layout())),
-        Storage::F32(v) => FloatData::F32(gather_contiguous(v, t.layout())),
-        Storage::F16(v) => FloatData::F32(gather_contiguous(v, t.layout()).iter().map(|h| h.to_f32()).collect()),
-        Storage::BF16(v) => FloatData::F32(gather_contiguous(v, t.layout()).iter().map(|h| h.to_f32()).collect()),
-        _ => unreachable!("checked to be a float tensor"),
+/// The elements a layout views, borrowed when they are one contiguous run.
+fn contiguous_data<'a, T: Copy>(v: &'a [T], t: &Tensor) -> Cow<'a, [T]> {
+    match t.layout().contiguous_range() {
+        Some(r) => Cow::Borrowed(&v[r]),
+        None => Cow::Owned(gather_contiguous(v, t.layout())),
     }
 }
 
-fn f32_storage(v: Vec<f32>, dtype: DType) -> Storage {
+/// Rounds f32 results back to the half type `dtype`.
+fn half_storage(v: Vec<f32>, dtype: DType) -> Storage {
     match dtype {
         DType::F16 => Storage::F16(v.into_iter().map(f16::from_f32).collect()),
-        DType::BF16 => Storage::BF16(v.into_iter().map(bf16::from_f32).collect()),
-        _ => Storage::F32(v),
+        _ => Storage::BF16(v.into_iter().map(bf16::from_f32).collect()),
     }
 }
 
@@ -107,23 +114,20 @@ impl Tensor {
         let outer = &self.shape()[..r - k];
         let rows: usize = outer.iter().product();
         let dtype = self.dtype();
-        let (w, b) = (weight.map(float_data), bias.map(float_data));
-        let [y, m, rs] = match float_data(self) {
-            FloatData::F64(x) => {
-                let p = |d: &Option<FloatData>| match d {
-                    Some(FloatData::F64(v)) => Some(v.clone()),
-                    _ => None,
-                };
-                let (w, b) = (p(&w), p(&b));
-                ln_kernel(&x, w.as_deref(), b.as_deref(), rows, n, eps).map(Storage::F64)
-            }
-            FloatData::F32(x) => {
-                let p = |d: &Option<FloatData>| match d {
-                    Some(FloatData::F32(v)) => Some(v.clone()),
-                    _ => None,
-                };
-                let (w, b) = (p(&w), p(&b));
-                ln_kernel(&x, w.as_deref(), b.as_deref(), rows, n, eps).map(|v| f32_storage(v, dtype))
+        let [y, m, rs] = {
+            let s = self.storage();
+            match &*s {
+                Storage::F64(v) => ln_kernel(&contiguous_data(v, self), weight, bias, rows, n, eps)?.map(Storage::F64),
+                Storage::F32(v) => ln_kernel(&contiguous_data(v, self), weight, bias, rows, n, eps)?.map(Storage::F32),
+                Storage::F16(v) => {
+                    let x: Vec<f32> = gather_contiguous(v, self.layout()).iter().map(|h| h.to_f32()).collect();
+                    ln_kernel(&x, weight, bias, rows, n, eps)?.map(|v| half_storage(v, dtype))
+                }
+                Storage::BF16(v) => {
+                    let x: Vec<f32> = gather_contiguous(v, self.layout()).iter().map(|h| h.to_f32()).collect();
+                    ln_kernel(&x, weight, bias, rows, n, eps)?.map(|v| half_storage(v, dtype))
+                }
+                other => return Err(Error::dtype(OP, other.dtype(), "expected a floating-point tensor")),
             }
         };
         let mut stat_shape = outer.to_vec();

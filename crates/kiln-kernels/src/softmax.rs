@@ -138,19 +138,21 @@ crate::dispatch! {
 }
 
 crate::dispatch! {
-    fn softmax_plane<T: ExpFloat>(x: &[T], y: &mut [T], n: usize, inner: usize, log: bool, acc: &mut [T]) {
-        // acc[..inner]: running max, then the sum of exponentials, per column.
-        let (mx, sm) = acc.split_at_mut(inner);
-        mx.copy_from_slice(&x[..inner]);
-        for d in 1..n {
-            for (m, &v) in mx.iter_mut().zip(&x[d * inner..(d + 1) * inner]) {
+    fn softmax_cols<T: ExpFloat>(x: &[T], stride: usize, ys: &mut [&mut [T]], log: bool, acc: &mut Vec<T>) {
+        // Column tile of a plane: row d of the input is x[d * stride..][..w], of the output ys[d].
+        // acc holds the running max, then the sum of exponentials, of each column.
+        let w = ys.first().map_or(0, |r| r.len());
+        acc.clear();
+        acc.resize(2 * w, T::ZERO);
+        let (mx, sm) = acc.split_at_mut(w);
+        mx.copy_from_slice(&x[..w]);
+        for d in 1..ys.len() {
+            for (m, &v) in mx.iter_mut().zip(&x[d * stride..d * stride + w]) {
                 *m = if v > *m { v } else { *m };
             }
         }
-        sm.iter_mut().for_each(|s| *s = T::ZERO);
-        for d in 0..n {
-            let xr = &x[d * inner..(d + 1) * inner];
-            let yr = &mut y[d * inner..(d + 1) * inner];
+        for (d, yr) in ys.iter_mut().enumerate() {
+            let xr = &x[d * stride..d * stride + w];
             for (((o, &v), &m), s) in yr.iter_mut().zip(xr).zip(mx.iter()).zip(sm.iter_mut()) {
                 let e = (v - m).exp_nonpos();
                 *s += e;
@@ -161,9 +163,8 @@ crate::dispatch! {
             for s in sm.iter_mut() {
                 *s = s.ln();
             }
-            for d in 0..n {
-                let xr = &x[d * inner..(d + 1) * inner];
-                let yr = &mut y[d * inner..(d + 1) * inner];
+            for (d, yr) in ys.iter_mut().enumerate() {
+                let xr = &x[d * stride..d * stride + w];
                 for (((o, &v), &l), &m) in yr.iter_mut().zip(xr).zip(sm.iter()).zip(mx.iter()) {
                     *o = (v - m) - l;
                 }
@@ -172,8 +173,7 @@ crate::dispatch! {
             for s in sm.iter_mut() {
                 *s = T::ONE / *s;
             }
-            for d in 0..n {
-                let yr = &mut y[d * inner..(d + 1) * inner];
+            for yr in ys.iter_mut() {
                 for (o, &inv) in yr.iter_mut().zip(sm.iter()) {
                     *o *= inv;
                 }
@@ -226,15 +226,36 @@ pub fn softmax_inner<T: ExpFloat>(x: &[T], y: &mut [T], n: usize, inner: usize, 
         0,
         "softmax_inner: length is not a multiple of n * inner"
     );
-    if x.len() / plane > 1 && par::should_split(x.len(), SOFTMAX_PAR_THRESHOLD) {
-        y.par_chunks_mut(plane).zip(x.par_chunks(plane)).for_each_init(
-            || vec![T::ZERO; 2 * inner],
-            |acc, (yp, xp)| softmax_plane(xp, yp, n, inner, log, acc),
-        );
+    let outer = x.len() / plane;
+    // Work units are column tiles of planes: whole planes when there are enough of them to
+    // keep every thread busy, narrower tiles otherwise.
+    let split = par::should_split(x.len(), SOFTMAX_PAR_THRESHOLD);
+    let want = if split { par::num_threads() * 4 } else { 1 };
+    let tiles = want.div_ceil(outer).min(inner.div_ceil(16)).max(1);
+    let cw = inner.div_ceil(tiles).div_ceil(16) * 16;
+    let mut units: Vec<(usize, Vec<&mut [T]>)> = Vec::with_capacity(outer * tiles);
+    for (p, yp) in y.chunks_exact_mut(plane).enumerate() {
+        let first = units.len();
+        for t in 0..inner.div_ceil(cw) {
+            units.push((p * plane + t * cw, Vec::with_capacity(n)));
+        }
+        for row in yp.chunks_exact_mut(inner) {
+            let mut rest = row;
+            for unit in &mut units[first..] {
+                let (a, b) = rest.split_at_mut(cw.min(rest.len()));
+                unit.1.push(a);
+                rest = b;
+            }
+        }
+    }
+    if split && units.len() > 1 {
+        units.into_par_iter().for_each_init(Vec::new, |acc, (off, mut ys)| {
+            softmax_cols(&x[off..], inner, &mut ys, log, acc)
+        });
     } else {
-        let mut acc = vec![T::ZERO; 2 * inner];
-        for (yp, xp) in y.chunks_exact_mut(plane).zip(x.chunks_exact(plane)) {
-            softmax_plane(xp, yp, n, inner, log, &mut acc);
+        let mut acc = Vec::new();
+        for (off, mut ys) in units {
+            softmax_cols(&x[off..], inner, &mut ys, log, &mut acc);
         }
     }
 }

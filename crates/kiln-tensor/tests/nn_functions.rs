@@ -726,12 +726,12 @@ fn cross_entropy_errors() {
         .to_string();
     assert_eq!(
         e,
-        "nll_loss: expected a class-index target of shape [2] for input of shape [2, 3], got [3]"
+        "cross_entropy: expected a class-index target of shape [2] for input of shape [2, 3], got [3]"
     );
     let e = F::cross_entropy(&x, &i64s(&[0, 3], &[2]), Default::default())
         .unwrap_err()
         .to_string();
-    assert_eq!(e, "nll_loss: target 3 is out of bounds for 3 classes");
+    assert_eq!(e, "cross_entropy: target 3 is out of bounds for 3 classes");
     let e = F::nll_loss(&x, &i64s(&[-1, 0], &[2]), None, -100, Reduction::Mean)
         .unwrap_err()
         .to_string();
@@ -791,6 +791,16 @@ fn regression_and_binary_losses_values() {
     let b = v(F::binary_cross_entropy(&p, &t, None, Reduction::None).unwrap());
     assert!((b[0] + 0.8f64.ln()).abs() < 1e-12 && (b[1] + 0.75f64.ln()).abs() < 1e-12);
     assert_eq!(b[2], 100.0);
+    // Saturated probabilities (exactly 0 and 1) keep a finite gradient.
+    let ps = f64s(&[0.0, 1.0, 0.5], &[3]).requires_grad_(true);
+    let ts = f64s(&[1.0, 1.0, 0.0], &[3]);
+    F::binary_cross_entropy(&ps, &ts, None, Reduction::Sum)
+        .unwrap()
+        .backward()
+        .unwrap();
+    let g = ps.grad().unwrap().to_vec_f64();
+    assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
+    assert!((g[2] - 2.0).abs() < 1e-12);
     // With logits: BCE(sigmoid(z)) computed stably, also for large |z|.
     let z = f64s(&[0.0, 2.0, -800.0], &[3]);
     let t = f64s(&[1.0, 0.0, 0.0], &[3]);

@@ -172,10 +172,21 @@ pub fn nll_loss(
     ignore_index: i64,
     reduction: Reduction,
 ) -> Result<Tensor> {
-    const OP: &str = "nll_loss";
-    float_input(OP, input)?;
-    let (t, wt) = class_targets(OP, input, target, weight, ignore_index)?;
-    let cd = class_dim(OP, input)?;
+    nll_loss_impl("nll_loss", input, target, weight, ignore_index, reduction)
+}
+
+/// [`nll_loss`], with errors naming `op`.
+fn nll_loss_impl(
+    op: &'static str,
+    input: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    ignore_index: i64,
+    reduction: Reduction,
+) -> Result<Tensor> {
+    float_input(op, input)?;
+    let (t, wt) = class_targets(op, input, target, weight, ignore_index)?;
+    let cd = class_dim(op, input)?;
     let c = input.shape()[cd];
     // A constant [.., C, ..] tensor holding w[t] at the target class and 0 elsewhere.
     let inner: usize = input.shape()[cd + 1..].iter().product();
@@ -245,7 +256,7 @@ pub fn cross_entropy(input: &Tensor, target: &Tensor, opts: CrossEntropyOptions<
             Reduction::Mean => prod.sum()?.neg()?.div_scalar((input.numel() / c.max(1)) as f64),
         };
     }
-    let nll = nll_loss(&logp, target, opts.weight, opts.ignore_index, opts.reduction)?;
+    let nll = nll_loss_impl(OP, &logp, target, opts.weight, opts.ignore_index, opts.reduction)?;
     if s == 0.0 {
         return Ok(nll);
     }
@@ -309,7 +320,9 @@ pub fn smooth_l1_loss(input: &Tensor, target: &Tensor, reduction: Reduction, bet
 
 /// Binary cross-entropy of probabilities `input` in `[0, 1]` and `target` of the same shape
 /// (`F.binary_cross_entropy`): `-w (t log x + (1 - t) log(1 - x))` with each log clamped at
-/// `-100`, as PyTorch. `weight` broadcasts to the input.
+/// `-100`, as PyTorch. `weight` broadcasts to the input. The gradient is that of this
+/// expression: zero for a clamped log (PyTorch's fused backward instead divides by
+/// `max(x (1 - x), 1e-12)`, which differs only where a log is clamped).
 ///
 /// Errors when the shapes differ or an input element is outside `[0, 1]`.
 pub fn binary_cross_entropy(
@@ -324,14 +337,23 @@ pub fn binary_cross_entropy(
     if input.to_vec_f64().iter().any(|v| !(0.0..=1.0).contains(v)) {
         return Err(Error::invalid(OP, "all elements of input should be between 0 and 1"));
     }
-    let log_x = input.log()?.clamp(Some(-100.0), None)?;
-    let log_1mx = input.neg()?.add_scalar(1.0)?.log()?.clamp(Some(-100.0), None)?;
+    let log_x = clamped_log(input)?;
+    let log_1mx = clamped_log(&input.neg()?.add_scalar(1.0)?)?;
     let t = target.to_dtype(input.dtype())?;
     let mut loss = t.mul(&log_x)?.add(&t.neg()?.add_scalar(1.0)?.mul(&log_1mx)?)?.neg()?;
     if let Some(w) = weight {
         loss = loss.mul(w)?;
     }
     reduce(loss, reduction)
+}
+
+/// `max(log(x), -100)` for `x >= 0` with a finite gradient everywhere: at `x == 0` the log is
+/// taken of 1 and replaced, so no `0 * inf` reaches the backward pass.
+fn clamped_log(x: &Tensor) -> Result<Tensor> {
+    let pos = x.gt_scalar(0.0)?;
+    let safe = x.where_(&pos, &x.ones_like())?;
+    let floor = x.full_like(-100.0)?;
+    safe.log()?.clamp(Some(-100.0), None)?.where_(&pos, &floor)
 }
 
 /// Binary cross-entropy on logits (`F.binary_cross_entropy_with_logits`), computed stably as

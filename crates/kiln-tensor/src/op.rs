@@ -261,8 +261,9 @@ pub enum OpKind {
     LogSoftmax {
         dim: usize,
     },
-    /// Normalizes over the last `normalized_dims` dims; inputs: x, optional weight, bias.
-    /// saves: mean and rstd.
+    /// Normalizes over the last `normalized_dims` dims; inputs: x, then the weight when a weight
+    /// or a bias is given (ones when only a bias is), then the bias when given.
+    /// saves: mean and rstd (shape of x with the normalized dims kept as 1).
     LayerNorm {
         normalized_dims: usize,
         eps: f64,

@@ -882,3 +882,60 @@ fn loss_gradchecks() {
         );
     }
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// softmax / log_softmax over any dim of any small shape match the naive loop, also on
+        /// a transposed view.
+        #[test]
+        fn softmax_matches_naive(
+            shape in proptest::collection::vec(1usize..6, 1..4),
+            dim_pick in 0usize..3,
+            seed in 0u64..1000,
+            transpose in any::<bool>(),
+        ) {
+            manual_seed(seed);
+            let x = Tensor::randn(&shape, DType::F64).unwrap().mul_scalar(3.0).unwrap();
+            let x = if transpose && shape.len() > 1 { x.transpose(0, -1).unwrap() } else { x };
+            let r = x.rank();
+            let dim = dim_pick % r;
+            let perm: Vec<isize> = (0..r as isize).filter(|&d| d != dim as isize).chain([dim as isize]).collect();
+            let moved = x.permute(&perm).unwrap();
+            let n = moved.shape()[r - 1];
+            let want = Tensor::from_vec(naive_softmax(&moved.to_vec_f64(), n), moved.shape()).unwrap();
+            let got = x.softmax(dim as isize).unwrap().permute(&perm).unwrap();
+            assert_close(&got, &want, 1e-12, 1e-14);
+            let lgot = x.log_softmax(dim as isize).unwrap().permute(&perm).unwrap();
+            assert_close(&lgot, &want.log().unwrap(), 1e-10, 1e-12);
+        }
+
+        /// layer_norm over the last k dims matches the naive loop in f32.
+        #[test]
+        fn layer_norm_matches_naive(
+            shape in proptest::collection::vec(1usize..7, 1..4),
+            k_pick in 1usize..4,
+            seed in 0u64..1000,
+        ) {
+            manual_seed(seed);
+            let x = Tensor::randn(&shape, DType::F32).unwrap().add_scalar(5.0).unwrap();
+            let k = 1 + (k_pick - 1) % shape.len();
+            let ns = &shape[shape.len() - k..];
+            let n: usize = ns.iter().product();
+            let y = x.layer_norm(ns, None, None, 1e-5).unwrap().to_vec_f64();
+            let xv = x.to_vec_f64();
+            for (row, yr) in xv.chunks(n).zip(y.chunks(n)) {
+                let mu = row.iter().sum::<f64>() / n as f64;
+                let var = row.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / n as f64;
+                for (v, got) in row.iter().zip(yr) {
+                    let want = (v - mu) / (var + 1e-5).sqrt();
+                    prop_assert!((got - want).abs() < 1e-4 * (1.0 + want.abs()), "{} vs {}", got, want);
+                }
+            }
+        }
+    }
+}

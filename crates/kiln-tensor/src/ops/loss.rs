@@ -2,6 +2,7 @@
 //! names, arguments and defaults. Each is composite: built from differentiable ops (the fused
 //! `log_softmax` included), so gradients flow without backward rules of their own.
 
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::ops::nn::index_values;
 use crate::tensor::Tensor;
@@ -189,15 +190,28 @@ fn nll_loss_impl(
     let cd = class_dim(op, input)?;
     let c = input.shape()[cd];
     // A constant [.., C, ..] tensor holding w[t] at the target class and 0 elsewhere.
-    let inner: usize = input.shape()[cd + 1..].iter().product();
-    let mut pick = vec![0.0f64; input.numel()];
-    for (j, (&k, &w)) in t.iter().zip(&wt).enumerate() {
-        if w != 0.0 {
-            let (outer, i) = (j / inner.max(1), j % inner.max(1));
-            pick[(outer * c + k as usize) * inner + i] = w;
+    let inner: usize = input.shape()[cd + 1..].iter().product::<usize>().max(1);
+    let positions = t
+        .iter()
+        .zip(&wt)
+        .enumerate()
+        .filter(|(_, (_, &w))| w != 0.0)
+        .map(|(j, (&k, &w))| {
+            let (outer, i) = (j / inner, j % inner);
+            ((outer * c + k as usize) * inner + i, w)
+        });
+    let pick = match input.dtype() {
+        DType::F64 => {
+            let mut v = vec![0.0f64; input.numel()];
+            positions.for_each(|(p, w)| v[p] = w);
+            Tensor::from_vec(v, input.shape())?
         }
-    }
-    let pick = Tensor::from_vec(pick, input.shape())?.to_dtype(input.dtype())?;
+        dt => {
+            let mut v = vec![0.0f32; input.numel()];
+            positions.for_each(|(p, w)| v[p] = w as f32);
+            Tensor::from_vec(v, input.shape())?.to_dtype(dt)?
+        }
+    };
     let loss = input.mul(&pick)?.sum_dims(&[cd as isize], false)?.neg()?;
     match reduction {
         Reduction::Mean => loss.sum()?.div_scalar(wt.iter().sum::<f64>()),

@@ -568,6 +568,29 @@ fn input_grads(node: &Node, g: &Tensor, out: &Tensor) -> Result<Vec<Option<Tenso
 
         // ---- neural-network functions ----
         // (nn functions: arms here)
+        OpKind::Softmax { dim } | OpKind::LogSoftmax { dim } if x.rank() == 0 => {
+            let _ = dim;
+            one(g.zeros_like())
+        }
+        OpKind::Softmax { dim } => {
+            // y * (g - sum(g * y))
+            let gy = g.mul(out)?;
+            one(gy.sub(&out.mul(&gy.sum_dims(&[*dim as isize], true)?)?)?)
+        }
+        OpKind::LogSoftmax { dim } => one(g.sub(&out.exp()?.mul(&g.sum_dims(&[*dim as isize], true)?)?)?),
+        OpKind::LayerNorm { normalized_dims, eps } => {
+            crate::ops::norm::layer_norm_backward(node, g, *normalized_dims, *eps)
+        }
+        OpKind::Dropout { .. } => one(g.mul(&node.saved[0])?),
+        OpKind::Embedding { padding_idx } => {
+            let idx = &node.inputs[1];
+            Ok(vec![Some(g.embedding_backward(idx, x.shape()[0], *padding_idx)?), None])
+        }
+        OpKind::EmbeddingBackward { padding_idx, .. } => {
+            let idx = &node.inputs[1];
+            Ok(vec![Some(crate::ops::nn::embedding_rows(g, idx, *padding_idx)?), None])
+        }
+
         other => {
             let _ = out;
             Err(Error::Autograd(format!(

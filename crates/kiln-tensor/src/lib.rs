@@ -27,6 +27,31 @@ mod storage;
 mod tensor;
 pub mod testing;
 
+/// Free-function forms of the nn functions and the losses, named as in `torch.nn.functional`.
+///
+/// ```
+/// use kiln_tensor::functional::{self as F, CrossEntropyOptions};
+/// use kiln_tensor::tensor;
+/// # fn main() -> kiln_tensor::Result<()> {
+/// let logits = tensor!([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]]).requires_grad_(true);
+/// let target = tensor!([0, 2]);
+/// let loss = F::cross_entropy(&logits, &target, CrossEntropyOptions::default())?;
+/// loss.backward()?;
+/// let p = F::softmax(&logits, -1)?;
+/// assert_eq!(logits.grad().unwrap().shape(), p.shape());
+/// # Ok(()) }
+/// ```
+pub mod functional {
+    pub use crate::ops::loss::{
+        binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, kl_div, l1_loss, mse_loss, nll_loss,
+        smooth_l1_loss, CrossEntropyOptions, KlReduction, Reduction,
+    };
+    pub use crate::ops::nn::{
+        batch_norm, dropout, embedding, group_norm, layer_norm, log_softmax, rms_norm, scaled_dot_product_attention,
+        softmax,
+    };
+}
+
 pub use backward::{grad, BackwardOptions};
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};

@@ -288,8 +288,9 @@ pub enum OpKind {
     LogSoftmax {
         dim: usize,
     },
-    /// Normalizes over the last `normalized_dims` dims; inputs: x, optional weight, bias.
-    /// saves: mean and rstd.
+    /// Normalizes over the last `normalized_dims` dims; inputs: x, then the weight when a weight
+    /// or a bias is given (ones when only a bias is), then the bias when given.
+    /// saves: mean and rstd (shape of x with the normalized dims kept as 1).
     LayerNorm {
         normalized_dims: usize,
         eps: f64,
@@ -300,6 +301,13 @@ pub enum OpKind {
     },
     /// inputs: weight, indices.
     Embedding {
+        padding_idx: Option<i64>,
+    },
+    /// The gradient of `Embedding` with respect to its weight: rows of the output gradient
+    /// summed into a `[num_weights, dim]` tensor (rows at `padding_idx` skipped).
+    /// inputs: grad_output, indices.
+    EmbeddingBackward {
+        num_weights: usize,
         padding_idx: Option<i64>,
     },
 }

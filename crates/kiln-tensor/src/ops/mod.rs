@@ -2,8 +2,10 @@
 //! shared dtype dispatch helpers live here.
 
 pub(crate) mod binary;
+pub mod conv;
 pub mod creation;
 pub(crate) mod matmul;
+pub mod pool;
 pub(crate) mod reduce;
 pub(crate) mod unary;
 pub mod view;

@@ -413,6 +413,37 @@ pub fn conv2d_backward_weight<T: GemmElem>(x: &[T], gout: &[T], batch: usize, g:
     }
 }
 
+/// Sum of one contiguous run, eight lanes in `T`, combined in f64.
+fn run_sum<T: Num>(v: &[T]) -> f64 {
+    let mut acc = [T::ZERO; 8];
+    let chunks = v.chunks_exact(8);
+    let rem = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    acc.iter().chain(rem).map(|a| a.to_f64()).sum()
+}
+
+/// Per-channel sums of `x` (`[batch, channels, plane]`) into `out` (`[channels]`): the bias
+/// gradient of a convolution. Panics on length mismatch.
+pub fn sum_channels<T: Num>(x: &[T], batch: usize, channels: usize, plane: usize, out: &mut [T]) {
+    assert_eq!(x.len(), batch * channels * plane, "sum_channels: input length");
+    assert_eq!(out.len(), channels, "sum_channels: output length");
+    let one = |(c, o): (usize, &mut T)| {
+        let s: f64 = (0..batch)
+            .map(|n| run_sum(&x[(n * channels + c) * plane..(n * channels + c + 1) * plane]))
+            .sum();
+        *o = T::from_f64(s);
+    };
+    if par::should_split(x.len(), par::ELEMENTWISE_PAR_THRESHOLD) && channels > 1 {
+        out.par_iter_mut().enumerate().for_each(one);
+    } else {
+        out.iter_mut().enumerate().for_each(one);
+    }
+}
+
 /// Reference convolution by direct loops (the tests' oracle), same contract as
 /// [`conv2d_forward`].
 pub fn conv2d_naive<T: Num>(x: &[T], w: &[T], bias: Option<&[T]>, batch: usize, g: &ConvGeom, out: &mut [T]) {

@@ -7,9 +7,10 @@ use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::op::{Conv2dParams, ConvTranspose2dParams, OpKind};
+use crate::ops::{float_map, FloatMap};
 use crate::storage::Storage;
 use crate::tensor::{gather_contiguous, Tensor};
-use kiln_kernels::conv::{conv2d_backward_data, conv2d_backward_weight, conv2d_forward, ConvGeom};
+use kiln_kernels::conv::{conv2d_backward_data, conv2d_backward_weight, conv2d_forward, sum_channels, ConvGeom};
 use kiln_kernels::gemm::GemmElem;
 use kiln_kernels::Float;
 use std::borrow::Cow;
@@ -277,9 +278,36 @@ fn conv_adjoint(g: &Tensor, w: &Tensor, p: Conv2dParams, hw: [usize; 2]) -> Resu
     )
 }
 
+struct ChannelSums {
+    batch: usize,
+    channels: usize,
+}
+impl FloatMap for ChannelSums {
+    fn map<T: Float>(&self, g: &[T]) -> Vec<T> {
+        let mut out = vec![T::ZERO; self.channels];
+        let plane = g.len().checked_div(self.batch * self.channels).unwrap_or(0);
+        sum_channels(g, self.batch, self.channels, plane, &mut out);
+        out
+    }
+}
+
+/// The bias gradient `g.sum_dims(&[0, 2, 3])` by a direct per-channel kernel, recorded as that
+/// sum.
 fn bias_grad(node: &Node, g: &Tensor) -> Result<Option<Tensor>> {
     match node.inputs.get(2) {
-        Some(b) if b.requires_grad() => Ok(Some(g.sum_dims(&[0, 2, 3], false)?)),
+        Some(b) if b.requires_grad() => {
+            let (batch, channels) = (g.shape()[0], g.shape()[1]);
+            let storage = float_map("conv2d_backward", g, &ChannelSums { batch, channels })?;
+            let node = Node::record(
+                OpKind::Sum {
+                    dims: vec![0, 2, 3],
+                    keepdim: false,
+                },
+                &[g],
+                vec![],
+            );
+            Ok(Some(Tensor::from_storage_node(storage, &[channels], node)))
+        }
         _ => Ok(None),
     }
 }
@@ -287,6 +315,7 @@ fn bias_grad(node: &Node, g: &Tensor) -> Result<Option<Tensor>> {
 /// Gradients of [`OpKind::Conv2d`]: input, weight, bias.
 pub(crate) fn conv2d_grads(node: &Node, g: &Tensor, p: Conv2dParams) -> Result<Vec<Option<Tensor>>> {
     let (x, w) = (&node.inputs[0], &node.inputs[1]);
+    let g = &g.contiguous()?;
     let gx = if x.requires_grad() {
         Some(conv_adjoint(g, w, p, spatial(x))?)
     } else {
@@ -312,6 +341,7 @@ fn as_conv(p: ConvTranspose2dParams) -> Conv2dParams {
 /// Gradients of [`OpKind::ConvTranspose2d`]: input, weight, bias.
 pub(crate) fn conv_transpose2d_grads(node: &Node, g: &Tensor, p: ConvTranspose2dParams) -> Result<Vec<Option<Tensor>>> {
     let (x, w) = (&node.inputs[0], &node.inputs[1]);
+    let g = &g.contiguous()?;
     let cp = as_conv(p);
     let gx = if x.requires_grad() {
         Some(fit(conv2d_raw(g, w, None, cp)?, spatial(x))?)

@@ -549,6 +549,25 @@ fn first_layer_skips_the_input_gradient() -> Result<()> {
 }
 
 #[test]
+fn empty_batch() -> Result<()> {
+    let x = Tensor::zeros(&[0, 2, 5, 5], DType::F64).requires_grad_(true);
+    let w = randn(&[3, 2, 3, 3]).requires_grad_(true);
+    let b = randn(&[3]).requires_grad_(true);
+    let y = x.conv2d(&w, Some(&b), Conv2dOptions::default().padding(1))?;
+    assert_eq!(y.shape(), &[0, 3, 5, 5]);
+    y.sum()?.backward()?;
+    assert_eq!(w.grad().unwrap().to_vec_f64(), vec![0.0; 54]);
+    assert_eq!(b.grad().unwrap().to_vec_f64(), vec![0.0; 3]);
+    assert_eq!(x.grad().unwrap().shape(), &[0, 2, 5, 5]);
+    let t = x.conv_transpose2d(&w.transpose(0, 1)?, None, ConvTranspose2dOptions::default())?;
+    assert_eq!(t.shape(), &[0, 3, 7, 7]);
+    assert_eq!(x.max_pool2d(2)?.shape(), &[0, 2, 2, 2]);
+    assert_eq!(x.avg_pool2d(2)?.shape(), &[0, 2, 2, 2]);
+    assert_eq!(x.adaptive_avg_pool2d(3)?.shape(), &[0, 2, 3, 3]);
+    Ok(())
+}
+
+#[test]
 fn large_backward_is_the_adjoint() -> Result<()> {
     // Big enough for the threaded paths (batched and single image) of all three kernels.
     manual_seed(26);
@@ -669,6 +688,10 @@ fn conv_errors() {
     assert_eq!(
         err(Tensor::zeros(&[1, 3, 8, 8], DType::I64).conv2d(&Tensor::zeros(&[2, 3, 3, 3], DType::I64), None, d)),
         "conv2d: unsupported dtype int64 (expected a floating-point tensor)"
+    );
+    assert_eq!(
+        err(x.conv2d(&Tensor::zeros(&[2, 3, 0, 3], DType::F32), None, d)),
+        "conv2d: weight [2, 3, 0, 3] has an empty kernel dim"
     );
     assert_eq!(
         err(x.conv2d(&Tensor::zeros(&[2, 3, 3, 3], DType::F32), None, d.stride(0))),

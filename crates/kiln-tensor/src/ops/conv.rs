@@ -97,6 +97,9 @@ fn check_conv(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, a: &ConvArgs) -> Re
         ));
     }
     float_operands(op, x, w, bias)?;
+    if ws[2..].contains(&0) {
+        return Err(Error::shape(op, format!("weight {ws:?} has an empty kernel dim")));
+    }
     if a.groups == 0 {
         return Err(Error::invalid(op, "groups must be positive"));
     }
@@ -320,6 +323,9 @@ impl Tensor {
             ));
         }
         float_operands(op, self, weight, bias)?;
+        if ws[2..].contains(&0) {
+            return Err(Error::shape(op, format!("weight {ws:?} has an empty kernel dim")));
+        }
         if opts.groups == 0 {
             return Err(Error::invalid(op, "groups must be positive"));
         }

@@ -51,10 +51,6 @@ impl ConvGeom {
     fn out_len(&self) -> usize {
         self.out_hw[0] * self.out_hw[1]
     }
-    /// Elements of the column matrix of one image (`c_in * kh * kw` rows of `oh * ow`).
-    fn col_len(&self) -> usize {
-        self.c_in * self.kernel[0] * self.kernel[1] * self.out_len()
-    }
     /// Elements of the weight, `c_out * c_in / groups * kh * kw`.
     pub fn weight_len(&self) -> usize {
         self.c_out * self.k_g()
@@ -118,17 +114,53 @@ fn valid_range(n_out: usize, n_in: usize, s: usize, off: usize, p: usize) -> (us
     (lo.min(hi), hi)
 }
 
-/// Fills one row of the column matrix: tap `(i, j)` of channel plane `x` (`in_hw`).
-fn im2col_row<T: Num>(x: &[T], g: &ConvGeom, i: usize, j: usize, row: &mut [T]) {
+/// Output rows `y0..y1` of one image: the column matrix of a block covers their
+/// `(y1 - y0) * ow` positions, so it stays in cache while gemm reads it.
+#[derive(Clone, Copy, Debug)]
+struct Block {
+    y0: usize,
+    y1: usize,
+}
+
+/// Elements of one block's column matrix aimed for (about 512 KiB of f32).
+const COL_BLOCK: usize = 1 << 17;
+/// Fewest output positions of a block (narrower gemms lose efficiency).
+const MIN_BLOCK_COLS: usize = 256;
+
+impl ConvGeom {
+    /// Output rows per block.
+    fn block_rows(&self) -> usize {
+        let ow = self.out_hw[1].max(1);
+        let per_row = (self.c_in * self.kernel[0] * self.kernel[1] * ow).max(1);
+        (COL_BLOCK / per_row)
+            .max(MIN_BLOCK_COLS.div_ceil(ow))
+            .clamp(1, self.out_hw[0].max(1))
+    }
+    fn blocks(&self) -> impl Iterator<Item = Block> {
+        let (rb, oh) = (self.block_rows(), self.out_hw[0]);
+        (0..oh.div_ceil(rb)).map(move |b| Block {
+            y0: b * rb,
+            y1: ((b + 1) * rb).min(oh),
+        })
+    }
+    /// Elements of the largest block's column matrix.
+    fn block_col_len(&self) -> usize {
+        self.c_in * self.kernel[0] * self.kernel[1] * self.block_rows().min(self.out_hw[0]) * self.out_hw[1]
+    }
+}
+
+/// Fills one row of a block's column matrix: tap `(i, j)` of channel plane `x` (`in_hw`).
+fn im2col_row<T: Num>(x: &[T], g: &ConvGeom, i: usize, j: usize, b: Block, row: &mut [T]) {
     let [h, w] = g.in_hw;
     let [oh, ow] = g.out_hw;
     let (ys, ye) = valid_range(oh, h, g.stride[0], i * g.dilation[0], g.padding[0]);
+    let (ys, ye) = (ys.clamp(b.y0, b.y1), ye.clamp(b.y0, b.y1));
     let (xs, xe) = valid_range(ow, w, g.stride[1], j * g.dilation[1], g.padding[1]);
-    row[..ys * ow].fill(T::ZERO);
-    row[ye * ow..].fill(T::ZERO);
+    row[..(ys - b.y0) * ow].fill(T::ZERO);
+    row[(ye - b.y0) * ow..].fill(T::ZERO);
     for oy in ys..ye {
         let iy = oy * g.stride[0] + i * g.dilation[0] - g.padding[0];
-        let out = &mut row[oy * ow..(oy + 1) * ow];
+        let out = &mut row[(oy - b.y0) * ow..(oy - b.y0 + 1) * ow];
         out[..xs].fill(T::ZERO);
         out[xe..].fill(T::ZERO);
         if xs < xe {
@@ -145,11 +177,13 @@ fn im2col_row<T: Num>(x: &[T], g: &ConvGeom, i: usize, j: usize, row: &mut [T]) 
     }
 }
 
-/// Adds one row of the column matrix back into channel plane `x` (the adjoint of [`im2col_row`]).
-fn col2im_row<T: Num>(row: &[T], g: &ConvGeom, i: usize, j: usize, x: &mut [T]) {
+/// Adds one row of a block's column matrix back into channel plane `x` (the adjoint of
+/// [`im2col_row`]).
+fn col2im_row<T: Num>(row: &[T], g: &ConvGeom, i: usize, j: usize, b: Block, x: &mut [T]) {
     let [h, w] = g.in_hw;
     let [oh, ow] = g.out_hw;
     let (ys, ye) = valid_range(oh, h, g.stride[0], i * g.dilation[0], g.padding[0]);
+    let (ys, ye) = (ys.clamp(b.y0, b.y1), ye.clamp(b.y0, b.y1));
     let (xs, xe) = valid_range(ow, w, g.stride[1], j * g.dilation[1], g.padding[1]);
     if xs >= xe {
         return;
@@ -157,7 +191,8 @@ fn col2im_row<T: Num>(row: &[T], g: &ConvGeom, i: usize, j: usize, x: &mut [T]) 
     for oy in ys..ye {
         let iy = oy * g.stride[0] + i * g.dilation[0] - g.padding[0];
         let ix0 = xs * g.stride[1] + j * g.dilation[1] - g.padding[1];
-        let src = &row[oy * ow + xs..oy * ow + xe];
+        let r = (oy - b.y0) * ow;
+        let src = &row[r + xs..r + xe];
         let dst = &mut x[iy * w..(iy + 1) * w];
         if g.stride[1] == 1 {
             for (d, &s) in dst[ix0..ix0 + src.len()].iter_mut().zip(src) {
@@ -171,34 +206,55 @@ fn col2im_row<T: Num>(row: &[T], g: &ConvGeom, i: usize, j: usize, x: &mut [T]) 
     }
 }
 
-/// The column matrix `[c_in * kh * kw, oh * ow]` of one image `x` (`[c_in, h, w]`).
-fn im2col<T: Num>(x: &[T], g: &ConvGeom, col: &mut [T], threads: usize) {
-    let (kh, kw, l, hw) = (g.kernel[0], g.kernel[1], g.out_len(), g.in_len());
+/// The column matrix `[c_in * kh * kw, (y1 - y0) * ow]` of block `b` of one image `x`
+/// (`[c_in, h, w]`), written to the front of `col`.
+fn im2col<T: Num>(x: &[T], g: &ConvGeom, b: Block, col: &mut [T], threads: usize) {
+    let (kh, kw, hw) = (g.kernel[0], g.kernel[1], g.in_len());
+    let lb = (b.y1 - b.y0) * g.out_hw[1];
+    let col = &mut col[..g.c_in * kh * kw * lb];
+    if lb == 0 {
+        return;
+    }
     let fill = |(r, row): (usize, &mut [T])| {
         let (c, t) = (r / (kh * kw), r % (kh * kw));
-        im2col_row(&x[c * hw..(c + 1) * hw], g, t / kw, t % kw, row);
+        im2col_row(&x[c * hw..(c + 1) * hw], g, t / kw, t % kw, b, row);
     };
     if threads > 1 && col.len() >= par::ELEMENTWISE_PAR_THRESHOLD {
-        col.par_chunks_mut(l).enumerate().for_each(fill);
+        col.par_chunks_mut(lb).enumerate().for_each(fill);
     } else {
-        col.chunks_mut(l).enumerate().for_each(fill);
+        col.chunks_mut(lb).enumerate().for_each(fill);
     }
 }
 
-/// Adds the column matrix `col` of one image into `x` (`[c_in, h, w]`), the adjoint of [`im2col`].
-fn col2im<T: Num>(col: &[T], g: &ConvGeom, x: &mut [T], threads: usize) {
-    let (kh, kw, l, hw) = (g.kernel[0], g.kernel[1], g.out_len(), g.in_len());
-    let per_c = kh * kw * l;
+/// Adds block `b`'s column matrix (the front of `col`) into `x` (`[c_in, h, w]`), the adjoint
+/// of [`im2col`].
+fn col2im<T: Num>(col: &[T], g: &ConvGeom, b: Block, x: &mut [T], threads: usize) {
+    let (kh, kw, hw) = (g.kernel[0], g.kernel[1], g.in_len());
+    let lb = (b.y1 - b.y0) * g.out_hw[1];
+    let per_c = kh * kw * lb;
+    if hw == 0 || lb == 0 {
+        return;
+    }
     let add = |(c, plane): (usize, &mut [T])| {
         for t in 0..kh * kw {
-            let r = c * per_c + t * l;
-            col2im_row(&col[r..r + l], g, t / kw, t % kw, plane);
+            let r = c * per_c + t * lb;
+            col2im_row(&col[r..r + lb], g, t / kw, t % kw, b, plane);
         }
     };
-    if threads > 1 && col.len() >= par::ELEMENTWISE_PAR_THRESHOLD && hw > 0 {
+    if threads > 1 && g.c_in * per_c >= par::ELEMENTWISE_PAR_THRESHOLD {
         x.par_chunks_mut(hw).enumerate().for_each(add);
-    } else if hw > 0 {
+    } else {
         x.chunks_mut(hw).enumerate().for_each(add);
+    }
+}
+
+/// The part of the `[rows, oh * ow]` matrix at `offset` (row stride `oh * ow`) that block `b`
+/// covers.
+fn block_of(g: &ConvGeom, offset: usize, b: Block) -> MatLayout {
+    MatLayout {
+        offset: offset + b.y0 * g.out_hw[1],
+        rs: g.out_len(),
+        cs: 1,
     }
 }
 
@@ -240,7 +296,7 @@ pub fn conv2d_forward<T: GemmElem>(x: &[T], w: &[T], bias: Option<&[T]>, batch: 
         assert_eq!(b.len(), g.c_out, "conv2d_forward: bias length");
     }
     let pointwise = g.is_pointwise();
-    let scratch = if pointwise { 0 } else { g.col_len() };
+    let scratch = if pointwise { 0 } else { g.block_col_len() };
     let x_item = g.c_in * g.in_len();
     for_each_image(out, g.c_out * l, scratch, Plan::new(batch, g), |n, o, buf, threads| {
         if let Some(b) = bias {
@@ -249,26 +305,42 @@ pub fn conv2d_forward<T: GemmElem>(x: &[T], w: &[T], bias: Option<&[T]>, batch: 
             }
         }
         let xn = &x[n * x_item..(n + 1) * x_item];
-        let col: &[T] = if pointwise {
-            xn
-        } else {
-            im2col(xn, g, buf, threads);
-            buf
-        };
-        for grp in 0..g.groups {
-            gemm_with_threads(
-                cog,
-                l,
-                kg,
-                w,
-                MatLayout::row_major(grp * cog * kg, kg),
-                col,
-                MatLayout::row_major(grp * kg * l, l),
-                o,
-                MatLayout::row_major(grp * cog * l, l),
-                bias.is_some(),
-                threads,
-            );
+        if pointwise {
+            for grp in 0..g.groups {
+                gemm_with_threads(
+                    cog,
+                    l,
+                    kg,
+                    w,
+                    MatLayout::row_major(grp * cog * kg, kg),
+                    xn,
+                    MatLayout::row_major(grp * kg * l, l),
+                    o,
+                    MatLayout::row_major(grp * cog * l, l),
+                    bias.is_some(),
+                    threads,
+                );
+            }
+            return;
+        }
+        for b in g.blocks() {
+            let lb = (b.y1 - b.y0) * g.out_hw[1];
+            im2col(xn, g, b, buf, threads);
+            for grp in 0..g.groups {
+                gemm_with_threads(
+                    cog,
+                    lb,
+                    kg,
+                    w,
+                    MatLayout::row_major(grp * cog * kg, kg),
+                    buf,
+                    MatLayout::row_major(grp * kg * lb, lb),
+                    o,
+                    block_of(g, grp * cog * l, b),
+                    bias.is_some(),
+                    threads,
+                );
+            }
         }
     });
 }
@@ -296,16 +368,16 @@ pub fn conv2d_backward_data<T: GemmElem>(
         assert_eq!(b.len(), g.c_in, "conv2d_backward_data: bias length");
     }
     let pointwise = g.is_pointwise();
-    let scratch = if pointwise { 0 } else { g.col_len() };
+    let scratch = if pointwise { 0 } else { g.block_col_len() };
     let go_item = g.c_out * l;
     for_each_image(gx, g.c_in * hw, scratch, Plan::new(batch, g), |n, xn, buf, threads| {
         let gn = &gout[n * go_item..(n + 1) * go_item];
-        // col_g = w_g^T @ gout_g, w_g^T read through a transposed layout.
-        let cols = |dst: &mut [T], accumulate: bool| {
+        // col_g = w_g^T @ gout_g (one block of columns), w_g^T read through a transposed layout.
+        let cols = |dst: &mut [T], lb: usize, src: &dyn Fn(usize) -> MatLayout, accumulate: bool| {
             for grp in 0..g.groups {
                 gemm_with_threads(
                     kg,
-                    l,
+                    lb,
                     cog,
                     w,
                     MatLayout {
@@ -314,9 +386,9 @@ pub fn conv2d_backward_data<T: GemmElem>(
                         cs: kg,
                     },
                     gn,
-                    MatLayout::row_major(grp * cog * l, l),
+                    src(grp),
                     dst,
-                    MatLayout::row_major(grp * kg * l, l),
+                    MatLayout::row_major(grp * kg * lb, lb),
                     accumulate,
                     threads,
                 );
@@ -332,10 +404,13 @@ pub fn conv2d_backward_data<T: GemmElem>(
             None => {}
         }
         if pointwise {
-            cols(xn, bias.is_some());
-        } else {
-            cols(buf, false);
-            col2im(buf, g, xn, threads);
+            cols(xn, l, &|grp| MatLayout::row_major(grp * cog * l, l), bias.is_some());
+            return;
+        }
+        for b in g.blocks() {
+            let lb = (b.y1 - b.y0) * g.out_hw[1];
+            cols(buf, lb, &|grp| block_of(g, grp * cog * l, b), false);
+            col2im(buf, g, b, xn, threads);
         }
     });
 }
@@ -352,36 +427,43 @@ pub fn conv2d_backward_weight<T: GemmElem>(x: &[T], gout: &[T], batch: usize, g:
     assert_eq!(gw.len(), g.weight_len(), "conv2d_backward_weight: weight length");
     gw.fill(T::ZERO);
     let pointwise = g.is_pointwise();
-    let scratch = if pointwise { 0 } else { g.col_len() };
+    let scratch = if pointwise { 0 } else { g.block_col_len() };
     let (x_item, go_item) = (g.c_in * hw, g.c_out * l);
+    // gw_g += gout_g (block columns) @ col_g^T.
+    let accumulate =
+        |gn: &[T], col: &[T], lb: usize, go: &dyn Fn(usize) -> MatLayout, acc: &mut [T], threads: usize| {
+            for grp in 0..g.groups {
+                gemm_with_threads(
+                    cog,
+                    kg,
+                    lb,
+                    gn,
+                    go(grp),
+                    col,
+                    MatLayout {
+                        offset: grp * kg * lb,
+                        rs: 1,
+                        cs: lb,
+                    },
+                    acc,
+                    MatLayout::row_major(grp * cog * kg, kg),
+                    true,
+                    threads,
+                );
+            }
+        };
     // Adds image n's contribution into `acc`.
     let add_image = |n: usize, acc: &mut [T], buf: &mut [T], threads: usize| {
         let xn = &x[n * x_item..(n + 1) * x_item];
-        let col: &[T] = if pointwise {
-            xn
-        } else {
-            im2col(xn, g, buf, threads);
-            buf
-        };
         let gn = &gout[n * go_item..(n + 1) * go_item];
-        for grp in 0..g.groups {
-            gemm_with_threads(
-                cog,
-                kg,
-                l,
-                gn,
-                MatLayout::row_major(grp * cog * l, l),
-                col,
-                MatLayout {
-                    offset: grp * kg * l,
-                    rs: 1,
-                    cs: l,
-                },
-                acc,
-                MatLayout::row_major(grp * cog * kg, kg),
-                true,
-                threads,
-            );
+        if pointwise {
+            accumulate(gn, xn, l, &|grp| MatLayout::row_major(grp * cog * l, l), acc, threads);
+            return;
+        }
+        for b in g.blocks() {
+            let lb = (b.y1 - b.y0) * g.out_hw[1];
+            im2col(xn, g, b, buf, threads);
+            accumulate(gn, buf, lb, &|grp| block_of(g, grp * cog * l, b), acc, threads);
         }
     };
     let plan = Plan::new(batch, g);
@@ -498,37 +580,55 @@ mod tests {
         (0..n).map(|i| (((i + seed) * 7919) % 23) as f64 / 11.0 - 1.0).collect()
     }
 
+    /// A geometry whose column matrix is cut into several blocks of output rows.
+    fn blocked() -> ConvGeom {
+        ConvGeom {
+            c_in: 64,
+            in_hw: [40, 37],
+            c_out: 4,
+            out_hw: [40, 37],
+            kernel: [3, 3],
+            stride: [1, 1],
+            padding: [1, 1],
+            dilation: [1, 1],
+            groups: 2,
+        }
+    }
+
     #[test]
     fn forward_matches_naive() {
-        let g = geom();
-        let (x, w, b) = (data(2 * 4 * 42, 1), data(g.weight_len(), 2), data(6, 3));
-        let mut fast = vec![0.0; 2 * 6 * 9];
-        let mut slow = vec![0.0; 2 * 6 * 9];
-        conv2d_forward(&x, &w, Some(&b), 2, &g, &mut fast);
-        conv2d_naive(&x, &w, Some(&b), 2, &g, &mut slow);
-        for (a, e) in fast.iter().zip(&slow) {
-            assert!((a - e).abs() < 1e-12, "{a} vs {e}");
+        assert!(blocked().blocks().count() > 2);
+        for (g, batch) in [(geom(), 2), (blocked(), 1)] {
+            let (xl, ol) = (g.c_in * g.in_len(), g.c_out * g.out_len());
+            let (x, w, b) = (data(batch * xl, 1), data(g.weight_len(), 2), data(g.c_out, 3));
+            let mut fast = vec![0.0; batch * ol];
+            let mut slow = vec![0.0; batch * ol];
+            conv2d_forward(&x, &w, Some(&b), batch, &g, &mut fast);
+            conv2d_naive(&x, &w, Some(&b), batch, &g, &mut slow);
+            for (a, e) in fast.iter().zip(&slow) {
+                assert!((a - e).abs() < 1e-9, "{a} vs {e}");
+            }
         }
     }
 
     /// <conv(x, w), y> = <x, conv_backward_data(y, w)> = <w, conv_backward_weight(x, y)>.
     #[test]
     fn backward_kernels_are_adjoints() {
-        let g = geom();
-        let (x, w, y) = (data(2 * 4 * 42, 1), data(g.weight_len(), 2), data(2 * 6 * 9, 5));
-        let mut out = vec![0.0; y.len()];
-        conv2d_forward(&x, &w, None, 2, &g, &mut out);
-        let lhs: f64 = out.iter().zip(&y).map(|(a, b)| a * b).sum();
-        let mut gx = vec![7.0; x.len()];
-        conv2d_backward_data(&y, &w, None, 2, &g, &mut gx);
-        let mid: f64 = gx.iter().zip(&x).map(|(a, b)| a * b).sum();
-        let mut gw = vec![7.0; w.len()];
-        conv2d_backward_weight(&x, &y, 2, &g, &mut gw);
-        let rhs: f64 = gw.iter().zip(&w).map(|(a, b)| a * b).sum();
-        assert!(
-            (lhs - mid).abs() < 1e-9 && (lhs - rhs).abs() < 1e-9,
-            "{lhs} {mid} {rhs}"
-        );
+        for (g, batch) in [(geom(), 2), (blocked(), 1), (blocked(), 3)] {
+            let (xl, ol) = (g.c_in * g.in_len(), g.c_out * g.out_len());
+            let (x, w, y) = (data(batch * xl, 1), data(g.weight_len(), 2), data(batch * ol, 5));
+            let mut out = vec![0.0; y.len()];
+            conv2d_forward(&x, &w, None, batch, &g, &mut out);
+            let lhs: f64 = out.iter().zip(&y).map(|(a, b)| a * b).sum();
+            let mut gx = vec![7.0; x.len()];
+            conv2d_backward_data(&y, &w, None, batch, &g, &mut gx);
+            let mid: f64 = gx.iter().zip(&x).map(|(a, b)| a * b).sum();
+            let mut gw = vec![7.0; w.len()];
+            conv2d_backward_weight(&x, &y, batch, &g, &mut gw);
+            let rhs: f64 = gw.iter().zip(&w).map(|(a, b)| a * b).sum();
+            let tol = 1e-9 * lhs.abs().max(1.0);
+            assert!((lhs - mid).abs() < tol && (lhs - rhs).abs() < tol, "{lhs} {mid} {rhs}");
+        }
     }
 
     #[test]

@@ -308,6 +308,18 @@ fn pooling_values() -> Result<()> {
 }
 
 #[test]
+fn max_pool_window_entirely_in_padding() -> Result<()> {
+    // Taps at -1 and 1 of a 1x1 input (kernel 2, dilation 2, padding 1) both miss the input.
+    let x = Tensor::from_vec(vec![3.0f64], &[1, 1, 1, 1])?.requires_grad_(true);
+    let (m, i) = x.max_pool2d_with_indices(Pool2dOptions::new(2).stride(1).padding(1).dilation(2))?;
+    assert_eq!(m.to_vec::<f64>()?, vec![f64::NEG_INFINITY]);
+    assert_eq!(i.to_vec::<i64>()?, vec![-1]);
+    m.backward_with(&Tensor::ones(&[1, 1, 1, 1], DType::F64), Default::default())?;
+    assert_eq!(x.grad().unwrap().to_vec::<f64>()?, vec![0.0]);
+    Ok(())
+}
+
+#[test]
 fn max_pool_propagates_nan_and_handles_half() -> Result<()> {
     let x = Tensor::from_vec(vec![1.0f32, f32::NAN, 3.0, 2.0], &[1, 1, 2, 2])?;
     let (m, i) = x.max_pool2d_with_indices(2)?;
@@ -590,6 +602,13 @@ fn large_backward_is_the_adjoint() -> Result<()> {
         let via_w = w.grad().unwrap().mul(&w)?.sum()?.item::<f64>()?;
         assert!((lhs - via_x).abs() < 1e-8 * lhs.abs().max(1.0), "{lhs} vs {via_x}");
         assert!((lhs - via_w).abs() < 1e-8 * lhs.abs().max(1.0), "{lhs} vs {via_w}");
+        // The single-threaded paths give the same values.
+        kiln_kernels::set_num_threads(1);
+        let serial = x.detach().conv2d(&w.detach(), None, o);
+        let gw1 = kiln_tensor::grad(&x.detach().conv2d(&w, None, o)?, &[&w], Some(&r), false);
+        kiln_kernels::set_num_threads(0);
+        assert_close(&serial?, &y.detach(), 1e-12, 1e-12);
+        assert_close(gw1?[0].as_ref().unwrap(), &w.grad().unwrap(), 1e-10, 1e-10);
     }
     Ok(())
 }

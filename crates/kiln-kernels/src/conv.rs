@@ -272,10 +272,11 @@ pub fn conv2d_backward_weight<T: GemmElem>(x: &[T], gout: &[T], batch: usize, g:
     assert_eq!(x.len(), batch * g.c_in * hw, "conv2d_backward_weight: input length");
     assert_eq!(gout.len(), batch * g.c_out * l, "conv2d_backward_weight: grad length");
     assert_eq!(gw.len(), g.weight_len(), "conv2d_backward_weight: weight length");
-    gw.fill(T::ZERO);
     let pointwise = g.is_pointwise();
     let scratch = if pointwise { 0 } else { g.block_col_len() };
     let (x_item, go_item) = (g.c_in * hw, g.c_out * l);
+    // Sums are accumulated with each group's [cog, kg] block column-major (gemm writes that
+    // layout several times faster for these shapes) and transposed into `gw` at the end.
     // gw_g += gout_g (block columns) @ col_g^T.
     let accumulate =
         |gn: &[T], col: &[T], lb: usize, go: &dyn Fn(usize) -> MatLayout, acc: &mut [T], threads: usize| {
@@ -293,7 +294,11 @@ pub fn conv2d_backward_weight<T: GemmElem>(x: &[T], gout: &[T], batch: usize, g:
                         cs: lb,
                     },
                     acc,
-                    MatLayout::row_major(grp * cog * kg, kg),
+                    MatLayout {
+                        offset: grp * cog * kg,
+                        rs: 1,
+                        cs: cog,
+                    },
                     true,
                     threads,
                 );
@@ -314,6 +319,7 @@ pub fn conv2d_backward_weight<T: GemmElem>(x: &[T], gout: &[T], batch: usize, g:
         }
     };
     let plan = Plan::new(batch, g);
+    let mut total = vec![T::ZERO; gw.len()];
     if plan.outer {
         // Contiguous ranges of images per task, partial sums added in a fixed order.
         let tasks = par::num_threads().min(batch);
@@ -330,14 +336,22 @@ pub fn conv2d_backward_weight<T: GemmElem>(x: &[T], gout: &[T], batch: usize, g:
             })
             .collect();
         for p in partials {
-            for (d, s) in gw.iter_mut().zip(p) {
+            for (d, s) in total.iter_mut().zip(p) {
                 *d += s;
             }
         }
     } else {
         let mut buf = vec![T::ZERO; scratch];
         for n in 0..batch {
-            add_image(n, gw, &mut buf, plan.inner);
+            add_image(n, &mut total, &mut buf, plan.inner);
+        }
+    }
+    for grp in 0..g.groups {
+        let base = grp * cog * kg;
+        for o in 0..cog {
+            for r in 0..kg {
+                gw[base + o * kg + r] = total[base + r * cog + o];
+            }
         }
     }
 }

@@ -62,8 +62,10 @@ pub fn gemm<T: GemmElem>(
     gemm_with_threads(m, n, k, a, la, b, lb, c, lc, accumulate, par::num_threads());
 }
 
+/// [`gemm`] with an explicit thread count (`1` keeps it on the calling thread, e.g. inside a
+/// task that is already one of many parallel ones).
 #[allow(clippy::too_many_arguments)]
-fn gemm_with_threads<T: GemmElem>(
+pub fn gemm_with_threads<T: GemmElem>(
     m: usize,
     n: usize,
     k: usize,

@@ -565,6 +565,16 @@ fn input_grads(node: &Node, g: &Tensor, out: &Tensor) -> Result<Vec<Option<Tenso
 
         // ---- convolution and pooling ----
         // (conv/pool: arms here)
+        OpKind::Conv2d(p) => crate::ops::conv::conv2d_grads(node, g, *p),
+        OpKind::ConvTranspose2d(p) => crate::ops::conv::conv_transpose2d_grads(node, g, *p),
+        OpKind::Conv2dWeightGrad { params, .. } => crate::ops::conv::conv2d_weight_grad_grads(node, g, *params),
+        OpKind::MaxPool2d(_)
+        | OpKind::MaxPool2dBackward { .. }
+        | OpKind::MaxPool2dGather
+        | OpKind::AvgPool2d(_)
+        | OpKind::AvgPool2dBackward { .. }
+        | OpKind::AdaptiveAvgPool2d { .. }
+        | OpKind::AdaptiveAvgPool2dBackward { .. } => one(crate::ops::pool::pool_grad(node, g)?),
 
         // ---- neural-network functions ----
         // (nn functions: arms here)

@@ -276,11 +276,34 @@ pub enum OpKind {
     Conv2d(Conv2dParams),
     /// inputs: x, weight, optional bias.
     ConvTranspose2d(ConvTranspose2dParams),
+    /// Gradient of conv2d with respect to its weight (`kernel` is the weight's spatial size);
+    /// inputs: x (the convolution's input), grad_output.
+    Conv2dWeightGrad {
+        params: Conv2dParams,
+        kernel: [usize; 2],
+    },
     /// saves: the argmax indices (flat per plane).
     MaxPool2d(Pool2dParams),
+    /// Gradient of max pooling: adds each grad_output element at its saved argmax position in
+    /// planes of `input_size`; inputs: grad_output; saves: the indices.
+    MaxPool2dBackward {
+        input_size: [usize; 2],
+    },
+    /// The elements of each plane at the saved argmax positions (max pooling with known
+    /// indices); inputs: x; saves: the indices.
+    MaxPool2dGather,
     AvgPool2d(Pool2dParams),
+    /// Gradient of average pooling over planes of `input_size`; inputs: grad_output.
+    AvgPool2dBackward {
+        params: Pool2dParams,
+        input_size: [usize; 2],
+    },
     AdaptiveAvgPool2d {
         output_size: [usize; 2],
+    },
+    /// Gradient of adaptive average pooling over planes of `input_size`; inputs: grad_output.
+    AdaptiveAvgPool2dBackward {
+        input_size: [usize; 2],
     },
     Softmax {
         dim: usize,

@@ -2,6 +2,7 @@
 //! shared dtype dispatch helpers live here.
 
 pub(crate) mod binary;
+pub mod conv;
 pub mod creation;
 pub mod index;
 pub(crate) mod index_kernels;
@@ -10,6 +11,7 @@ pub(crate) mod loss;
 pub(crate) mod matmul;
 pub(crate) mod nn;
 pub(crate) mod norm;
+pub mod pool;
 pub(crate) mod reduce;
 pub mod shape;
 pub(crate) mod softmax;

@@ -9,6 +9,7 @@
 mod common;
 
 use common::fixtures::{run_family, Args, Case, OpError, OpResult};
+use kiln_tensor::op::PadMode;
 use kiln_tensor::Tensor;
 
 /// Known disagreements of Kiln with PyTorch: `(case id, reason)`. Each must fail today.
@@ -16,6 +17,17 @@ const KNOWN_ELEMENTWISE: &[(&str, &str)] = &[];
 const KNOWN_REDUCTIONS: &[(&str, &str)] = &[];
 const KNOWN_LINALG: &[(&str, &str)] = &[];
 const KNOWN_VIEWS: &[(&str, &str)] = &[];
+const KNOWN_REDUCTIONS_SORT: &[(&str, &str)] = &[];
+const KNOWN_INDEXING: &[(&str, &str)] = &[
+    (
+        "pad/float32/constant/value/negative",
+        "Tensor::pad takes `&[usize]` pads: PyTorch's negative pads (cropping) are not expressible",
+    ),
+    (
+        "pad/float64/constant/value/negative",
+        "Tensor::pad takes `&[usize]` pads: PyTorch's negative pads (cropping) are not expressible",
+    ),
+];
 
 #[test]
 fn elementwise_matches_torch() {
@@ -37,11 +49,28 @@ fn views_match_torch() {
     run_family("views", kiln_op, KNOWN_VIEWS);
 }
 
+#[test]
+fn reductions_sort_match_torch() {
+    run_family("reductions_sort", kiln_op, KNOWN_REDUCTIONS_SORT);
+}
+
+#[test]
+fn indexing_matches_torch() {
+    run_family("indexing", kiln_op, KNOWN_INDEXING);
+}
+
 /// Families compared by value above.
-const CHECKED: &[&str] = &["elementwise", "linalg", "reductions", "views"];
+const CHECKED: &[&str] = &[
+    "elementwise",
+    "indexing",
+    "linalg",
+    "reductions",
+    "reductions_sort",
+    "views",
+];
 /// Fixture files of op families Kiln does not have yet: only their structure is checked until
 /// the family lands and moves to `CHECKED` with its own test and match arms.
-const PENDING: &[&str] = &["conv_pool", "indexing", "losses", "nn", "reductions_sort"];
+const PENDING: &[&str] = &["conv_pool", "losses", "nn"];
 
 /// Every fixture file is either compared by value or explicitly pending, and all are well formed.
 #[test]
@@ -94,6 +123,34 @@ fn one(t: kiln_tensor::Result<Tensor>) -> OpResult {
 fn dims_of(a: &Args) -> Result<(Vec<isize>, bool), OpError> {
     let dims = if a.is_none("dims") { vec![] } else { a.isizes("dims")? };
     Ok((dims, a.bool("keepdim")?))
+}
+
+fn pair(t: kiln_tensor::Result<(Tensor, Tensor)>) -> OpResult {
+    let (a, b) = t?;
+    Ok(vec![a, b])
+}
+
+/// A single optional `dim` (null means all dims) as a dims list, and `keepdim`.
+fn dim_of(a: &Args) -> Result<(Vec<isize>, bool), OpError> {
+    let dims = if a.is_none("dim") {
+        vec![]
+    } else {
+        vec![a.isize("dim")?]
+    };
+    Ok((dims, a.bool("keepdim")?))
+}
+
+fn opt_dim(a: &Args) -> Result<Option<isize>, OpError> {
+    Ok(if a.is_none("dim") { None } else { Some(a.isize("dim")?) })
+}
+
+fn pad_mode(mode: &str) -> Result<PadMode, OpError> {
+    Ok(match mode {
+        "constant" => PadMode::Constant,
+        "reflect" => PadMode::Reflect,
+        "replicate" => PadMode::Replicate,
+        other => return Err(OpError::Fixture(format!("unknown pad mode {other:?}"))),
+    })
 }
 
 /// The Kiln call of a fixture op. `x` are the inputs in the order PyTorch takes them.
@@ -170,6 +227,81 @@ fn kiln_op(op: &str, a: &Args, x: &[Tensor]) -> OpResult {
         "mean" => {
             let (dims, keepdim) = dims_of(a)?;
             one(x[0].mean_dims(&dims, keepdim))
+        }
+        // ---- reductions and sorting ----
+        "prod" => {
+            let (dims, keepdim) = dim_of(a)?;
+            one(x[0].prod_dims(&dims, keepdim))
+        }
+        "max_dim" => pair(x[0].max_dim(a.isize("dim")?, a.bool("keepdim")?)),
+        "min_dim" => pair(x[0].min_dim(a.isize("dim")?, a.bool("keepdim")?)),
+        "amax" => {
+            let (dims, keepdim) = dims_of(a)?;
+            one(x[0].amax(&dims, keepdim))
+        }
+        "amin" => {
+            let (dims, keepdim) = dims_of(a)?;
+            one(x[0].amin(&dims, keepdim))
+        }
+        "argmax" => one(x[0].argmax(opt_dim(a)?, a.bool("keepdim")?)),
+        "argmin" => one(x[0].argmin(opt_dim(a)?, a.bool("keepdim")?)),
+        "var" => {
+            let (dims, keepdim) = dims_of(a)?;
+            one(x[0].var_dims(&dims, a.f64("correction")?, keepdim))
+        }
+        "std" => {
+            let (dims, keepdim) = dims_of(a)?;
+            one(x[0].std_dims(&dims, a.f64("correction")?, keepdim))
+        }
+        "logsumexp" => {
+            let (dims, keepdim) = dims_of(a)?;
+            one(x[0].logsumexp(&dims, keepdim))
+        }
+        "norm" => {
+            let (dims, keepdim) = dims_of(a)?;
+            one(x[0].norm(a.f64("p")?, &dims, keepdim))
+        }
+        "all" => {
+            let (dims, keepdim) = dim_of(a)?;
+            one(x[0].all_dims(&dims, keepdim))
+        }
+        "any" => {
+            let (dims, keepdim) = dim_of(a)?;
+            one(x[0].any_dims(&dims, keepdim))
+        }
+        "cumsum" => one(x[0].cumsum(a.isize("dim")?)),
+        // Kiln's sort is always stable, which also satisfies `stable: false` (the fixtures with
+        // `stable: false` have distinct values, so their order is unique).
+        "sort" => pair(x[0].sort(a.isize("dim")?, a.bool("descending")?)),
+        "argsort" => one(x[0].argsort(a.isize("dim")?, a.bool("descending")?)),
+        "topk" => pair(x[0].topk(a.usize("k")?, a.isize("dim")?, a.bool("largest")?, a.bool("sorted")?)),
+        // ---- indexing and shape ----
+        "cat" => one(Tensor::cat(&x.iter().collect::<Vec<_>>(), a.isize("dim")?)),
+        "stack" => one(Tensor::stack(&x.iter().collect::<Vec<_>>(), a.isize("dim")?)),
+        "index_select" => one(x[0].index_select(a.isize("dim")?, &x[1])),
+        "gather" => one(x[0].gather(a.isize("dim")?, &x[1])),
+        "scatter" => one(x[0].scatter(a.isize("dim")?, &x[1], &x[2])),
+        "scatter_add" => one(x[0].scatter_add(a.isize("dim")?, &x[1], &x[2])),
+        "index_add" => one(x[0].index_add_alpha(a.isize("dim")?, &x[1], &x[2], a.f64("alpha")?)),
+        "pad" => {
+            let pads = a.i64s("pad")?;
+            // Kiln's pads are unsigned, so PyTorch's negative (cropping) pads cannot be passed.
+            let pads: Vec<usize> = pads
+                .iter()
+                .map(|&p| usize::try_from(p))
+                .collect::<Result<_, _>>()
+                .map_err(|_| OpError::Fixture(format!("Tensor::pad takes unsigned pads, cannot pass {pads:?}")))?;
+            one(x[0].pad(&pads, pad_mode(a.str("mode")?)?, a.f64("value")?))
+        }
+        "tril" => one(x[0].tril(a.i64("diagonal")?)),
+        "triu" => one(x[0].triu(a.i64("diagonal")?)),
+        "flip" => one(x[0].flip(&a.isizes("dims")?)),
+        "roll" => one(x[0].roll(&a.i64s("shifts")?, &a.isizes("dims")?)),
+        "repeat" => one(x[0].repeat(&a.usizes("sizes")?)),
+        // `num_classes: -1` asks PyTorch to infer the count.
+        "one_hot" => {
+            let n = a.i64("num_classes")?;
+            one(x[0].one_hot(usize::try_from(n).ok()))
         }
         // ---- linalg ----
         "matmul" => one(x[0].matmul(&x[1])),

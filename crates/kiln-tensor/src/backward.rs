@@ -394,7 +394,6 @@ fn input_grads(node: &Node, g: &Tensor, out: &Tensor) -> Result<Vec<Option<Tenso
         }
         // (reductions: more arms here)
 
-
         // ---- linear algebra ----
         OpKind::Matmul => {
             let y = &node.inputs[1];
@@ -453,8 +452,6 @@ fn input_grads(node: &Node, g: &Tensor, out: &Tensor) -> Result<Vec<Option<Tenso
 
         // ---- neural-network functions ----
         // (nn functions: arms here)
-
-
         other => {
             let _ = out;
             Err(Error::Autograd(format!(

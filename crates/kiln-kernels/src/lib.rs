@@ -16,6 +16,7 @@
 
 pub mod elementwise;
 pub mod gemm;
+pub mod math;
 pub mod num;
 pub mod par;
 pub mod simd;

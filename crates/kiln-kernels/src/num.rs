@@ -91,7 +91,7 @@ macro_rules! impl_num_half {
 impl_num_half!(half::f16, half::bf16);
 
 /// A native floating-point type with the functions the kernels need.
-pub trait Float: Num + Neg<Output = Self> {
+pub trait Float: Num + Neg<Output = Self> + crate::math::VecMath {
     fn exp(self) -> Self;
     fn ln(self) -> Self;
     fn sqrt(self) -> Self;

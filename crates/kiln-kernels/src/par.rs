@@ -21,10 +21,16 @@ pub fn num_threads() -> usize {
     }
 }
 
-/// Chunk length that splits `len` elements into about one chunk per thread (at least `min`).
+/// Chunks per thread that [`chunk_len`] aims for: more than one, so that rayon's work stealing
+/// evens out a thread that is descheduled or slowed (shared machines, hyperthreads).
+pub const CHUNKS_PER_THREAD: usize = 4;
+
+/// Chunk length that splits `len` elements into about [`CHUNKS_PER_THREAD`] chunks per thread
+/// (each at least `min`, rounded up to a multiple of 64).
 pub fn chunk_len(len: usize, min: usize) -> usize {
     let t = num_threads();
-    len.div_ceil(t).max(min).max(1)
+    // A multiple of 64 elements, so that chunks after the first start as aligned as it does.
+    len.div_ceil(t * CHUNKS_PER_THREAD).max(min).max(1).next_multiple_of(64)
 }
 
 /// True when a job of `len` elements should be split across threads.

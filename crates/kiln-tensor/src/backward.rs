@@ -9,6 +9,29 @@ use crate::grad_mode::GradModeGuard;
 use crate::op::{BinaryOp, OpKind, UnaryOp};
 use crate::tensor::{Tensor, TensorId};
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Hashes tensor ids (sequential `u64`s) with one multiply instead of SipHash: the engine's
+/// maps are rebuilt on every backward and sit on the per-op overhead path.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IdMap<V> = HashMap<TensorId, V, BuildHasherDefault<IdHasher>>;
+type IdSet = HashSet<TensorId, BuildHasherDefault<IdHasher>>;
 
 /// The op that produced a tensor, its inputs, extra saved tensors, and the versions of all of
 /// them when they were saved.
@@ -143,7 +166,7 @@ pub fn grad(
 /// Tensors reachable from `root` through recorded nodes, inputs before the tensors using them.
 fn topo_order(root: &Tensor) -> Vec<Tensor> {
     let mut order = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen = IdSet::default();
     // Iterative post-order DFS: (tensor, children pushed?).
     let mut stack = vec![(root.clone(), false)];
     while let Some((t, expanded)) = stack.pop() {
@@ -171,7 +194,7 @@ fn run_backward(
     grad: &Tensor,
     opts: BackwardOptions,
     capture: Option<&[TensorId]>,
-) -> Result<HashMap<TensorId, Tensor>> {
+) -> Result<IdMap<Tensor>> {
     if !root.requires_grad() {
         return Err(Error::Autograd(
             "element 0 of tensors does not require grad and does not have a grad_fn".into(),
@@ -186,9 +209,9 @@ fn run_backward(
     }
     let _mode = GradModeGuard::new(opts.create_graph);
     let order = topo_order(root);
-    let mut grads: HashMap<TensorId, Tensor> = HashMap::new();
+    let mut grads: IdMap<Tensor> = IdMap::default();
     grads.insert(root.id(), grad.to_dtype(root.dtype())?);
-    let mut captured = HashMap::new();
+    let mut captured = IdMap::default();
     for t in order.iter().rev() {
         let Some(g) = grads.remove(&t.id()) else { continue };
         if let Some(ids) = capture {

@@ -66,9 +66,15 @@ pub(crate) struct TensorImpl {
 pub struct Tensor(pub(crate) Arc<TensorImpl>);
 
 impl Tensor {
-    /// Wraps storage and a layout into a new tensor (no autograd history).
+    /// Wraps storage and a layout into a new tensor, recording `node` for backward.
     pub(crate) fn from_parts(storage: Arc<StorageCell>, layout: Layout, node: Option<Node>) -> Tensor {
         let dtype = storage.data.read().unwrap_or_else(|e| e.into_inner()).dtype();
+        Tensor::from_parts_typed(storage, layout, dtype, node)
+    }
+
+    /// [`Tensor::from_parts`] when the storage's dtype is already known (saves taking its lock).
+    fn from_parts_typed(storage: Arc<StorageCell>, layout: Layout, dtype: DType, node: Option<Node>) -> Tensor {
+        debug_assert_eq!(storage.data.read().map(|s| s.dtype()).ok(), Some(dtype));
         Tensor(Arc::new(TensorImpl {
             id: TensorId::next(),
             storage,
@@ -83,13 +89,20 @@ impl Tensor {
 
     /// A contiguous tensor owning `storage` with `shape` (sizes checked by the caller).
     pub(crate) fn from_storage(storage: Storage, shape: &[usize]) -> Tensor {
+        Tensor::from_storage_with(storage, shape, None)
+    }
+
+    /// A contiguous tensor owning `storage` with `shape` (sizes checked by the caller), recording
+    /// `node` for backward.
+    pub(crate) fn from_storage_with(storage: Storage, shape: &[usize], node: Option<Node>) -> Tensor {
         debug_assert_eq!(storage.len(), shape.iter().product::<usize>());
-        Tensor::from_parts(StorageCell::new(storage), Layout::contiguous(shape), None)
+        let dtype = storage.dtype();
+        Tensor::from_parts_typed(StorageCell::new(storage), Layout::contiguous(shape), dtype, node)
     }
 
     /// A tensor sharing this one's storage with another layout, recording `node` for backward.
     pub(crate) fn view_with(&self, layout: Layout, node: Option<Node>) -> Tensor {
-        Tensor::from_parts(self.0.storage.clone(), layout, node)
+        Tensor::from_parts_typed(self.0.storage.clone(), layout, self.0.dtype, node)
     }
 
     /// A contiguous tensor from a flat vector and a shape.

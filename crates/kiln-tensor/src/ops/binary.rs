@@ -9,7 +9,7 @@ use crate::layout::{broadcast_shapes, zip_runs, Layout};
 use crate::op::{BinaryOp, CmpOp, OpKind};
 use crate::storage::Storage;
 use crate::tensor::Tensor;
-use kiln_kernels::elementwise::{binary_map, binary_map_scalar, BinaryFn};
+use kiln_kernels::elementwise::{binary_scalar_vec, binary_vec, BinaryFn};
 use kiln_kernels::Num;
 
 /// `f` over two layouts already broadcast to one shape; the result is row-major.
@@ -20,21 +20,13 @@ where
     F: BinaryFn<T, U>,
 {
     let n = la.numel();
-    let mut out = vec![U::default(); n];
+    let all_zero = |l: &Layout| l.strides().iter().all(|&s| s == 0);
     match (la.contiguous_range(), lb.contiguous_range()) {
-        (Some(ra), Some(rb)) => {
-            binary_map(&a[ra], &b[rb], &mut out, f);
-            out
-        }
-        (Some(ra), None) if lb.strides().iter().all(|&s| s == 0) => {
-            binary_map_scalar(&a[ra], b[lb.offset()], &mut out, f);
-            out
-        }
-        (None, Some(rb)) if la.strides().iter().all(|&s| s == 0) => {
-            binary_map_scalar(&b[rb], a[la.offset()], &mut out, move |y, x| f(x, y));
-            out
-        }
+        (Some(ra), Some(rb)) => binary_vec(&a[ra], &b[rb], f),
+        (Some(ra), None) if all_zero(lb) => binary_scalar_vec(&a[ra], b[lb.offset()], f),
+        (None, Some(rb)) if all_zero(la) => binary_scalar_vec(&b[rb], a[la.offset()], move |y, x| f(x, y)),
         _ => {
+            let mut out = vec![U::default(); n];
             let mut pos = 0;
             zip_runs(la, lb, |oa, sa, ob, sb, len| {
                 let dst = &mut out[pos..pos + len];
@@ -209,15 +201,23 @@ impl Tensor {
                 BinaryOp::Minimum => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| min_nan(x, y)),
             }
         };
-        let out = Tensor::from_storage(storage, &shape);
-        let out = if cd != dtype { out.to_dtype(dtype)? } else { out };
         let node = Node::record(OpKind::Binary(op), &[&a, &b], vec![]);
+        if cd == dtype {
+            return Ok(Tensor::from_storage_with(storage, &shape, node));
+        }
+        let out = Tensor::from_storage(storage, &shape).to_dtype(dtype)?;
         Ok(if node.is_some() { out.with_node(node) } else { out })
     }
 
     /// A 0-dim tensor holding `v` in the dtype a scalar operand of `self` takes (`self`'s dtype,
     /// or the default float for a fractional value with an integer tensor).
     pub(crate) fn scalar_like(&self, v: f64) -> Result<Tensor> {
+        // The common float cases without going through `full`'s conversion iterator.
+        match self.dtype() {
+            DType::F32 => return Ok(Tensor::from_storage(Storage::F32(vec![v as f32]), &[])),
+            DType::F64 => return Ok(Tensor::from_storage(Storage::F64(vec![v]), &[])),
+            _ => {}
+        }
         let dtype = if self.dtype().is_float() || (v.fract() == 0.0 && v.is_finite()) && self.dtype() != DType::Bool {
             self.dtype()
         } else {
@@ -319,7 +319,7 @@ impl Tensor {
             sel!(F32, F64, F16, BF16, I64, I32, U8, Bool)
         };
         let node = Node::record(OpKind::Where, &[&cond, &x, &y], vec![]);
-        Ok(Tensor::from_storage_node(storage, &shape, node))
+        Ok(Tensor::from_storage_with(storage, &shape, node))
     }
 
     /// Replaces elements where `mask` is true by `value` (`masked_fill`); the mask broadcasts to

@@ -6,28 +6,29 @@ use crate::error::{Error, Result};
 use crate::op::{OpKind, UnaryOp};
 use crate::storage::Storage;
 use crate::tensor::{gather_contiguous, Tensor};
-use kiln_kernels::elementwise::unary_map;
+use kiln_kernels::elementwise::unary_vec;
 use kiln_kernels::Float;
 
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 const FRAC_1_SQRT_2: f64 = std::f64::consts::FRAC_1_SQRT_2;
 
-/// Scalar functions, each applied with one vectorizable loop.
+/// Scalar functions, each applied with one vectorizable loop. `exp`, `tanh`, `erf` and the
+/// logistic function use [`kiln_kernels::math::VecMath`]: vectorized approximations within a
+/// few ulp for f32, the exact library functions for f64.
 struct UnaryFn(UnaryOp);
 
 impl FloatMap for UnaryFn {
     fn map<T: Float>(&self, x: &[T]) -> Vec<T> {
-        let mut out = vec![T::ZERO; x.len()];
         let c = |v: f64| T::from_f64(v);
         macro_rules! go {
             ($f:expr) => {
-                unary_map(x, &mut out, $f)
+                unary_vec(x, $f)
             };
         }
         match self.0 {
             UnaryOp::Neg => go!(|v: T| -v),
             UnaryOp::Abs => go!(|v: T| v.abs()),
-            UnaryOp::Exp => go!(|v: T| v.exp()),
+            UnaryOp::Exp => go!(|v: T| v.exp_v()),
             UnaryOp::Log => go!(|v: T| v.ln()),
             UnaryOp::Log1p => go!(|v: T| v.ln_1p()),
             UnaryOp::Expm1 => go!(|v: T| v.exp_m1()),
@@ -37,19 +38,19 @@ impl FloatMap for UnaryFn {
             UnaryOp::Reciprocal => go!(|v: T| T::ONE / v),
             UnaryOp::Sin => go!(|v: T| v.sin()),
             UnaryOp::Cos => go!(|v: T| v.cos()),
-            UnaryOp::Tanh => go!(|v: T| v.tanh()),
-            UnaryOp::Sigmoid => go!(|v: T| T::ONE / (T::ONE + (-v).exp())),
+            UnaryOp::Tanh => go!(|v: T| v.tanh_v()),
+            UnaryOp::Sigmoid => go!(|v: T| v.sigmoid_v()),
             // NaN stays NaN, as in PyTorch.
             UnaryOp::Relu => go!(|v: T| if v < T::ZERO { T::ZERO } else { v }),
-            UnaryOp::Silu => go!(|v: T| v / (T::ONE + (-v).exp())),
-            UnaryOp::Erf => go!(|v: T| v.erf()),
+            UnaryOp::Silu => go!(|v: T| v * v.sigmoid_v()),
+            UnaryOp::Erf => go!(|v: T| v.erf_v()),
             UnaryOp::GeluErf => {
                 let (half, k) = (c(0.5), c(FRAC_1_SQRT_2));
-                go!(move |v: T| half * v * (T::ONE + (v * k).erf()))
+                go!(move |v: T| half * v * (T::ONE + (v * k).erf_v()))
             }
             UnaryOp::GeluTanh => {
                 let (half, k, a) = (c(0.5), c(SQRT_2_OVER_PI), c(0.044715));
-                go!(move |v: T| half * v * (T::ONE + (k * (v + a * v * v * v)).tanh()))
+                go!(move |v: T| half * v * (T::ONE + (k * (v + a * v * v * v)).tanh_v()))
             }
             UnaryOp::Sign => go!(|v: T| if v > T::ZERO {
                 T::ONE
@@ -62,7 +63,6 @@ impl FloatMap for UnaryFn {
             UnaryOp::Ceil => go!(|v: T| v.ceil()),
             UnaryOp::Round => go!(|v: T| v.round_even()),
         }
-        out
     }
 }
 
@@ -77,28 +77,23 @@ enum ParamFn {
 
 impl FloatMap for ParamFn {
     fn map<T: Float>(&self, x: &[T]) -> Vec<T> {
-        let mut out = vec![T::ZERO; x.len()];
         let c = |v: f64| T::from_f64(v);
         match *self {
             ParamFn::LeakyRelu(s) => {
                 let s = c(s);
-                unary_map(x, &mut out, move |v: T| if v > T::ZERO { v } else { v * s })
+                unary_vec(x, move |v: T| if v > T::ZERO { v } else { v * s })
             }
             ParamFn::Elu(a) => {
                 let a = c(a);
-                unary_map(x, &mut out, move |v: T| if v > T::ZERO { v } else { a * v.exp_m1() })
+                unary_vec(x, move |v: T| if v > T::ZERO { v } else { a * v.exp_m1() })
             }
             ParamFn::Softplus(beta, threshold) => {
                 let (b, t) = (c(beta), c(threshold));
-                unary_map(
-                    x,
-                    &mut out,
-                    move |v: T| if v * b > t { v } else { (v * b).exp().ln_1p() / b },
-                )
+                unary_vec(x, move |v: T| if v * b > t { v } else { (v * b).exp().ln_1p() / b })
             }
             ParamFn::Clamp(lo, hi) => {
                 let (lo, hi) = (lo.map(c), hi.map(c));
-                unary_map(x, &mut out, move |v: T| {
+                unary_vec(x, move |v: T| {
                     let v = match lo {
                         Some(l) if v < l => l,
                         _ => v,
@@ -111,16 +106,15 @@ impl FloatMap for ParamFn {
             }
             ParamFn::Pow(e) => {
                 if e == 2.0 {
-                    unary_map(x, &mut out, |v: T| v * v)
+                    unary_vec(x, |v: T| v * v)
                 } else if e == 0.5 {
-                    unary_map(x, &mut out, |v: T| v.sqrt())
+                    unary_vec(x, |v: T| v.sqrt())
                 } else {
                     let e = c(e);
-                    unary_map(x, &mut out, move |v: T| v.powf(e))
+                    unary_vec(x, move |v: T| v.powf(e))
                 }
             }
         }
-        out
     }
 }
 
@@ -180,14 +174,14 @@ impl Tensor {
             UnaryOp::Sign | UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round => None,
             _ => Node::record(OpKind::Unary(op), &[&x], vec![]),
         };
-        Ok(Tensor::from_storage_node(storage, x.shape(), node))
+        Ok(Tensor::from_storage_with(storage, x.shape(), node))
     }
 
     fn param_unary(&self, name: &'static str, f: ParamFn, kind: OpKind) -> Result<Tensor> {
         let x = to_float(self)?;
         let storage = float_map(name, &x, &f)?;
         let node = Node::record(kind, &[&x], vec![]);
-        Ok(Tensor::from_storage_node(storage, x.shape(), node))
+        Ok(Tensor::from_storage_with(storage, x.shape(), node))
     }
 
     /// `max(0, x) + negative_slope * min(0, x)`.

@@ -35,8 +35,7 @@ fn round(name: &str, target_ms: f64) -> String {
         return format!("na unknown workload {name}");
     };
     match (w.setup)() {
-        Ok(workloads::Setup::Missing(why)) => format!("na {why}"),
-        Ok(workloads::Setup::Ready(mut f)) => match timing::measure(&mut f, target_ms) {
+        Ok(mut f) => match timing::measure(&mut f, target_ms) {
             Ok((ms, iters)) => format!("ok {ms:.6} {iters}"),
             Err(e) => format!("err {}", e.to_string().replace('\n', " ")),
         },

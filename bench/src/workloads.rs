@@ -7,17 +7,9 @@ use kiln::{DType, Result, Tensor};
 /// A timed closure: one iteration of a workload.
 pub type Iter = Box<dyn FnMut() -> Result<()>>;
 
-/// What a workload's setup gives: the closure to time, or why it cannot run yet.
-pub enum Setup {
-    Ready(Iter),
-    /// Built only while some op a workload needs is missing from Kiln (see `build.rs`).
-    #[cfg_attr(all(kiln_has_softmax, kiln_has_layer_norm, kiln_has_conv2d), allow(dead_code))]
-    Missing(&'static str),
-}
-
 pub struct Workload {
     pub name: &'static str,
-    pub setup: fn() -> Result<Setup>,
+    pub setup: fn() -> Result<Iter>,
 }
 
 pub const ALL: &[Workload] = &[
@@ -73,38 +65,38 @@ pub fn find(name: &str) -> Option<&'static Workload> {
 
 const N4M: usize = 4 * 1024 * 1024;
 
-fn ready(f: impl FnMut() -> Result<()> + 'static) -> Result<Setup> {
-    Ok(Setup::Ready(Box::new(f)))
+fn ready(f: impl FnMut() -> Result<()> + 'static) -> Result<Iter> {
+    Ok(Box::new(f))
 }
 
 /// `[m, k] @ [k, n]` in f32.
-fn sgemm(m: usize, k: usize, n: usize) -> Result<Setup> {
+fn sgemm(m: usize, k: usize, n: usize) -> Result<Iter> {
     let a = Tensor::randn(&[m, k], DType::F32)?;
     let b = Tensor::randn(&[k, n], DType::F32)?;
     ready(move || a.matmul(&b).map(drop))
 }
 
-fn add_4m() -> Result<Setup> {
+fn add_4m() -> Result<Iter> {
     let a = Tensor::randn(&[N4M], DType::F32)?;
     let b = Tensor::randn(&[N4M], DType::F32)?;
     ready(move || a.add(&b).map(drop))
 }
 
-fn mul_4m() -> Result<Setup> {
+fn mul_4m() -> Result<Iter> {
     let a = Tensor::randn(&[N4M], DType::F32)?;
     let b = Tensor::randn(&[N4M], DType::F32)?;
     ready(move || a.mul(&b).map(drop))
 }
 
 /// Exact (erf) GELU, PyTorch's default.
-fn gelu_4m() -> Result<Setup> {
+fn gelu_4m() -> Result<Iter> {
     let a = Tensor::randn(&[N4M], DType::F32)?;
     ready(move || a.gelu("none").map(drop))
 }
 
 /// 1000 ops on one-element tensors with autograd on, then backward: per-op overhead.
 /// Each of the 250 steps is `y = tanh(y * w + 0.1) - x`.
-fn tiny_chain() -> Result<Setup> {
+fn tiny_chain() -> Result<Iter> {
     let x = Tensor::full(&[1], 0.5, DType::F32)?.requires_grad_(true);
     let w = Tensor::full(&[1], 0.9, DType::F32)?.requires_grad_(true);
     ready(move || {
@@ -118,35 +110,21 @@ fn tiny_chain() -> Result<Setup> {
     })
 }
 
-#[cfg(kiln_has_softmax)]
-fn softmax() -> Result<Setup> {
+fn softmax() -> Result<Iter> {
     let x = Tensor::randn(&[4096, 1024], DType::F32)?;
     ready(move || x.softmax(-1).map(drop))
 }
-#[cfg(not(kiln_has_softmax))]
-fn softmax() -> Result<Setup> {
-    Ok(Setup::Missing("op missing"))
-}
 
-#[cfg(kiln_has_layer_norm)]
-fn layer_norm() -> Result<Setup> {
+fn layer_norm() -> Result<Iter> {
     let x = Tensor::randn(&[4096, 1024], DType::F32)?;
     let w = Tensor::randn(&[1024], DType::F32)?;
     let b = Tensor::randn(&[1024], DType::F32)?;
     ready(move || x.layer_norm(&[1024], Some(&w), Some(&b), 1e-5).map(drop))
 }
-#[cfg(not(kiln_has_layer_norm))]
-fn layer_norm() -> Result<Setup> {
-    Ok(Setup::Missing("op missing"))
-}
 
 /// `conv2d` of `[batch, cin, hw, hw]` by `[cout, cin, k, k]` with bias, then `sum().backward()`;
 /// weight and bias require grad, and the input too when `input_grad` (a layer inside a network).
-#[cfg(kiln_has_conv2d)]
-fn conv2d(batch: usize, cin: usize, cout: usize, k: usize, hw: usize, pad: usize, input_grad: bool) -> Result<Setup> {
-    #[cfg(not(kiln_conv_opts_at_root))]
-    use kiln::ops::conv::Conv2dOptions;
-    #[cfg(kiln_conv_opts_at_root)]
+fn conv2d(batch: usize, cin: usize, cout: usize, k: usize, hw: usize, pad: usize, input_grad: bool) -> Result<Iter> {
     use kiln::Conv2dOptions;
     let x = Tensor::randn(&[batch, cin, hw, hw], DType::F32)?.requires_grad_(input_grad);
     let w = Tensor::randn(&[cout, cin, k, k], DType::F32)?.requires_grad_(true);
@@ -158,8 +136,4 @@ fn conv2d(batch: usize, cin: usize, cout: usize, k: usize, hw: usize, pad: usize
         let y = x.conv2d(&w, Some(&b), Conv2dOptions::default().padding(pad))?;
         y.sum()?.backward()
     })
-}
-#[cfg(not(kiln_has_conv2d))]
-fn conv2d(_: usize, _: usize, _: usize, _: usize, _: usize, _: usize, _: bool) -> Result<Setup> {
-    Ok(Setup::Missing("op missing"))
 }

@@ -29,7 +29,45 @@ impl From<kiln_tensor::Error> for OpError {
 pub type OpResult = std::result::Result<Vec<Tensor>, OpError>;
 
 /// Maps a case to its Kiln call: `(op name, arguments, input tensors after their views)`.
-pub type Dispatch = fn(&str, &Args, &[Tensor]) -> OpResult;
+pub type Dispatch = fn(&str, &Args, &Inputs) -> OpResult;
+
+/// One output.
+pub fn one(t: kiln_tensor::Result<Tensor>) -> OpResult {
+    Ok(vec![t?])
+}
+
+/// Two outputs, in order.
+pub fn pair(t: kiln_tensor::Result<(Tensor, Tensor)>) -> OpResult {
+    let (a, b) = t?;
+    Ok(vec![a, b])
+}
+
+/// A case's input tensors (after their views) in PyTorch's positional order, indexable like a
+/// slice, with their PyTorch parameter names: an optional tensor argument (bias, class weight,
+/// attention mask) is present exactly when an input of that name is.
+pub struct Inputs {
+    tensors: Vec<Tensor>,
+    names: Vec<String>,
+}
+
+impl Inputs {
+    pub fn new(tensors: Vec<Tensor>, names: Vec<String>) -> Self {
+        assert_eq!(tensors.len(), names.len(), "one name per input");
+        Inputs { tensors, names }
+    }
+
+    /// The input named `name`, or `None` when the case leaves that (optional) argument out.
+    pub fn opt(&self, name: &str) -> Option<&Tensor> {
+        self.names.iter().position(|n| n == name).map(|i| &self.tensors[i])
+    }
+}
+
+impl std::ops::Deref for Inputs {
+    type Target = [Tensor];
+    fn deref(&self) -> &[Tensor] {
+        &self.tensors
+    }
+}
 
 /// Typed access to a case's `args` object.
 pub struct Args<'a>(pub &'a Value);
@@ -73,6 +111,17 @@ impl Args<'_> {
         let v = self.get(k)?;
         v.as_bool()
             .ok_or_else(|| bad(format!("argument `{k}` is not a bool: {v}")))
+    }
+    /// The argument as a string, or `None` when it is absent or not a string (`padding` is a
+    /// list of integers or the string `"same"`).
+    pub fn opt_str(&self, k: &str) -> Option<&str> {
+        self.0.get(k).and_then(Value::as_str)
+    }
+    /// A list of exactly two non-negative integers (a 2-D size such as `stride`).
+    pub fn usize2(&self, k: &str) -> std::result::Result<[usize; 2], OpError> {
+        let v = self.usizes(k)?;
+        <[usize; 2]>::try_from(v.as_slice())
+            .map_err(|_| bad(format!("argument `{k}` is not a list of two sizes: {v:?}")))
     }
     pub fn str(&self, k: &str) -> std::result::Result<&str, OpError> {
         let v = self.get(k)?;
@@ -268,6 +317,7 @@ impl<'a> Case<'a> {
         let raw = self.raw;
         let mut leaves = Vec::new();
         let mut views = Vec::new();
+        let mut names = Vec::new();
         for inp in raw["inputs"].as_array().ok_or_else(|| fail(bad("no inputs".into())))? {
             let leaf = build(&stored(inp).map_err(fail)?).map_err(fail)?;
             if inp["requires_grad"].as_bool() == Some(true) {
@@ -279,8 +329,9 @@ impl<'a> Case<'a> {
             };
             leaves.push(leaf);
             views.push(view);
+            names.push(inp["name"].as_str().unwrap_or_default().to_string());
         }
-        let outs = dispatch(self.op, &Args(&raw["args"]), &views).map_err(fail)?;
+        let outs = dispatch(self.op, &Args(&raw["args"]), &Inputs::new(views, names)).map_err(fail)?;
         let want_outs = raw["outputs"]
             .as_array()
             .ok_or_else(|| fail(bad("no outputs".into())))?;
@@ -391,7 +442,12 @@ pub fn check_well_formed(family: &str) -> usize {
             }
             let inputs = c["inputs"].as_array().ok_or("no inputs")?;
             let mut shapes = Vec::new();
+            let mut names = HashSet::new();
             for inp in inputs {
+                let name = inp["name"].as_str().ok_or("an input has no name")?;
+                if !names.insert(name) {
+                    return Err(format!("two inputs named {name:?}"));
+                }
                 let s = stored(inp).map_err(err)?;
                 if let Some(v) = inp.get("view") {
                     v.as_array().ok_or("view is not a list")?;

@@ -15,5 +15,7 @@ cargo test --workspace --locked
 
 echo "== examples"
 cargo run --locked -q --example quickstart -p kiln > /dev/null
+# trains on the bundled digits data; exits non-zero below 90% validation accuracy
+cargo run --locked -q --example digits_mlp -p kiln
 
 echo "all checks passed"

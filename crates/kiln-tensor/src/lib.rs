@@ -59,6 +59,7 @@ pub use grad_mode::{enable_grad, is_grad_enabled, no_grad, GradModeGuard};
 pub use layout::Layout;
 pub use ops::conv::{Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions, Padding};
 pub use ops::creation::NdArray;
+pub use ops::indexing::{s, Ellipsis, IndexItem, NewAxis, Slice};
 pub use ops::pool::Pool2dOptions;
 pub use ops::view::ShapeArg;
 pub use random::{get_rng_state, manual_seed, set_rng_state, Generator};

@@ -21,5 +21,9 @@ pub use kiln_kernels::{num_threads, set_num_threads};
 
 /// The names a Kiln program usually needs.
 pub mod prelude {
-    pub use kiln_tensor::{grad, no_grad, tensor, DType, Device, Error, Result, Tensor};
+    pub use kiln_tensor::functional as F;
+    pub use kiln_tensor::{
+        grad, no_grad, s, tensor, Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions, DType, Device, Ellipsis, Error,
+        NewAxis, Padding, Pool2dOptions, Result, Tensor,
+    };
 }

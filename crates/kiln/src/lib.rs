@@ -27,3 +27,8 @@ pub mod prelude {
         NewAxis, Padding, Pool2dOptions, Result, Tensor,
     };
 }
+
+/// The README's Rust examples, compiled and run as doctests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -149,9 +149,16 @@ pub fn gather_planes<T: Num>(src: &[T], idx: &[i64], planes: usize, in_len: usiz
 }
 
 /// The window of average-pooling output `(oy, ox)`: clipped row and column ranges and the
-/// divisor (PyTorch's `cpu_avg_pool`). `None` when the clipped window is empty.
+/// divisor (PyTorch's `cpu_avg_pool`): `divisor_override` when set, else the window size
+/// counting padding or not. `None` when the clipped window is empty.
 #[inline]
-fn avg_window(g: &PoolGeom, oy: usize, ox: usize, count_include_pad: bool) -> Option<([usize; 4], usize)> {
+fn avg_window(
+    g: &PoolGeom,
+    oy: usize,
+    ox: usize,
+    count_include_pad: bool,
+    divisor_override: Option<usize>,
+) -> Option<([usize; 4], usize)> {
     let (h, w) = (g.in_hw[0] as i64, g.in_hw[1] as i64);
     let y0 = (oy * g.stride[0]) as i64 - g.padding[0] as i64;
     let x0 = (ox * g.stride[1]) as i64 - g.padding[1] as i64;
@@ -162,7 +169,9 @@ fn avg_window(g: &PoolGeom, oy: usize, ox: usize, count_include_pad: bool) -> Op
     if y0 >= y1 || x0 >= x1 {
         return None;
     }
-    let div = if count_include_pad {
+    let div = if let Some(d) = divisor_override {
+        d as i64
+    } else if count_include_pad {
         pool_size
     } else {
         (y1 - y0) * (x1 - x0)
@@ -170,11 +179,19 @@ fn avg_window(g: &PoolGeom, oy: usize, ox: usize, count_include_pad: bool) -> Op
     Some(([y0 as usize, y1 as usize, x0 as usize, x1 as usize], div as usize))
 }
 
-/// Average pooling (no dilation): `out[p, oy, ox]` is the window's sum over its divisor, which
-/// counts padded positions when `count_include_pad` (zero for a window entirely in padding).
+/// Average pooling (no dilation): `out[p, oy, ox]` is the window's sum over its divisor:
+/// `divisor_override` when set, else the window size, which counts padded positions when
+/// `count_include_pad` (zero for a window entirely in padding).
 ///
 /// `x` is `[planes, h, w]`, `out` is `[planes, oh, ow]`. Panics on length mismatch.
-pub fn avg_pool2d_forward<T: Num>(x: &[T], planes: usize, g: &PoolGeom, count_include_pad: bool, out: &mut [T]) {
+pub fn avg_pool2d_forward<T: Num>(
+    x: &[T],
+    planes: usize,
+    g: &PoolGeom,
+    count_include_pad: bool,
+    divisor_override: Option<usize>,
+    out: &mut [T],
+) {
     let (il, ol) = (g.in_len(), g.out_len());
     assert_eq!(x.len(), planes * il, "avg_pool2d_forward: input length");
     assert_eq!(out.len(), planes * ol, "avg_pool2d_forward: output length");
@@ -183,7 +200,7 @@ pub fn avg_pool2d_forward<T: Num>(x: &[T], planes: usize, g: &PoolGeom, count_in
     for_each_plane(out, ol, work, |p, o| {
         let plane = &x[p * il..(p + 1) * il];
         for (q, ov) in o.iter_mut().enumerate() {
-            *ov = match avg_window(g, q / ow, q % ow, count_include_pad) {
+            *ov = match avg_window(g, q / ow, q % ow, count_include_pad, divisor_override) {
                 None => T::ZERO,
                 Some(([y0, y1, x0, x1], div)) => {
                     let mut s = T::ZERO;
@@ -201,7 +218,14 @@ pub fn avg_pool2d_forward<T: Num>(x: &[T], planes: usize, g: &PoolGeom, count_in
 
 /// Gradient of [`avg_pool2d_forward`]: each input gets `gout / divisor` from every window that
 /// covers it. `gout` is `[planes, oh, ow]`, `gx` is `[planes, h, w]` and is overwritten.
-pub fn avg_pool2d_backward<T: Num>(gout: &[T], planes: usize, g: &PoolGeom, count_include_pad: bool, gx: &mut [T]) {
+pub fn avg_pool2d_backward<T: Num>(
+    gout: &[T],
+    planes: usize,
+    g: &PoolGeom,
+    count_include_pad: bool,
+    divisor_override: Option<usize>,
+    gx: &mut [T],
+) {
     let (il, ol) = (g.in_len(), g.out_len());
     assert_eq!(gout.len(), planes * ol, "avg_pool2d_backward: grad length");
     assert_eq!(gx.len(), planes * il, "avg_pool2d_backward: output length");
@@ -210,7 +234,7 @@ pub fn avg_pool2d_backward<T: Num>(gout: &[T], planes: usize, g: &PoolGeom, coun
     for_each_plane(gx, il, work, |p, d| {
         d.fill(T::ZERO);
         for (q, &gv) in gout[p * ol..(p + 1) * ol].iter().enumerate() {
-            if let Some(([y0, y1, x0, x1], div)) = avg_window(g, q / ow, q % ow, count_include_pad) {
+            if let Some(([y0, y1, x0, x1], div)) = avg_window(g, q / ow, q % ow, count_include_pad, divisor_override) {
                 let v = gv / T::from_f64(div as f64);
                 for y in y0..y1 {
                     for dv in &mut d[y * w + x0..y * w + x1] {

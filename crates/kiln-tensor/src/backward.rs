@@ -558,9 +558,9 @@ fn input_grads(node: &Node, g: &Tensor, out: &Tensor) -> Result<Vec<Option<Tenso
             };
             // src may be larger than index: its other entries get zero gradient.
             let gs = g.gather(*dim as isize, index)?;
-            let grow: Vec<usize> = (0..src.rank())
+            let grow: Vec<i64> = (0..src.rank())
                 .rev()
-                .flat_map(|d| [0, src.shape()[d] - index.shape()[d]])
+                .flat_map(|d| [0, (src.shape()[d] - index.shape()[d]) as i64])
                 .collect();
             let gs = if grow.iter().any(|&p| p > 0) {
                 gs.pad(&grow, crate::op::PadMode::Constant, 0.0)?

@@ -91,6 +91,8 @@ pub struct Pool2dParams {
     pub dilation: [usize; 2],
     pub ceil_mode: bool,
     pub count_include_pad: bool,
+    /// Average pooling's divisor for every window instead of the window size (non-zero).
+    pub divisor_override: Option<usize>,
 }
 
 /// One recorded operation. `inputs` of the node are in the order the variant documents;
@@ -251,9 +253,9 @@ pub enum OpKind {
     IndexAdd {
         dim: usize,
     },
-    /// Per-dim (before, after) padding, outermost first.
+    /// Per-dim (before, after) padding, outermost first; negative entries crop.
     Pad {
-        pads: Vec<(usize, usize)>,
+        pads: Vec<(i64, i64)>,
         mode: PadMode,
         value: f64,
     },

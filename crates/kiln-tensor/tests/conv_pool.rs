@@ -287,6 +287,16 @@ fn pooling_values() -> Result<()> {
     let c = x.avg_pool2d(Pool2dOptions::new(2).ceil_mode(true))?;
     assert_eq!(c.shape(), &[1, 1, 2, 3]);
     assert_eq!(c.to_vec::<f64>()?[2], (4.0 + 9.0) / 2.0);
+    // divisor_override replaces every divisor, clipped or padded windows included.
+    let d = x.avg_pool2d(o.divisor_override(Some(3)))?;
+    assert_eq!(d.shape(), &[1, 1, 3, 3]);
+    assert_eq!(d.to_vec::<f64>()?[..3], [0.0, 3.0 / 3.0, 7.0 / 3.0]);
+    assert_eq!(d.to_vec::<f64>()?[4], (6.0 + 7.0 + 11.0 + 12.0) / 3.0);
+    let dc = x.avg_pool2d(Pool2dOptions::new(2).ceil_mode(true).divisor_override(Some(5)))?;
+    assert_eq!(
+        dc.to_vec::<f64>()?,
+        vec![12.0 / 5.0, 20.0 / 5.0, 13.0 / 5.0, 52.0 / 5.0, 60.0 / 5.0, 33.0 / 5.0]
+    );
 
     // Adaptive 4x5 -> 3x2: rows [0,2) [1,3) [2,4), cols [0,3) [2,5).
     let a = x.adaptive_avg_pool2d([3, 2])?;
@@ -464,6 +474,13 @@ fn pooling_gradcheck() {
             .ceil_mode(true)
             .padding([1, 1])
             .count_include_pad(false),
+        Pool2dOptions::new(2).divisor_override(Some(3)),
+        Pool2dOptions::new(3).stride(2).padding(1).divisor_override(Some(7)),
+        Pool2dOptions::new([2, 3])
+            .ceil_mode(true)
+            .padding([1, 1])
+            .count_include_pad(false)
+            .divisor_override(Some(1)),
     ];
     for o in avg_cases {
         check(|i| i[0].avg_pool2d(o), &[&x], &format!("avg_pool2d {o:?}"));
@@ -474,6 +491,14 @@ fn pooling_gradcheck() {
     // Non-contiguous and unbatched inputs.
     check(|i| i[0].transpose(2, 3)?.max_pool2d(2), &[&x], "max_pool2d transposed");
     check(|i| i[0].select(0, 1)?.avg_pool2d(2), &[&x], "avg_pool2d unbatched");
+    check(
+        |i| {
+            i[0].transpose(2, 3)?
+                .avg_pool2d(Pool2dOptions::new(2).divisor_override(Some(5)))
+        },
+        &[&x],
+        "avg_pool2d divisor_override transposed",
+    );
     check(
         |i| i[0].transpose(1, 3)?.adaptive_avg_pool2d([2, 3]),
         &[&x],
@@ -538,6 +563,9 @@ fn double_backward_gradcheck() {
         ),
         ("avg", |t: &[Tensor]| {
             t[0].avg_pool2d(Pool2dOptions::new(3).stride(2).padding(1).count_include_pad(false))
+        }),
+        ("avg divisor_override", |t: &[Tensor]| {
+            t[0].avg_pool2d(Pool2dOptions::new(3).stride(2).padding(1).divisor_override(Some(2)))
         }),
         ("adaptive", |t: &[Tensor]| t[0].adaptive_avg_pool2d([2, 3])),
     ] {
@@ -779,6 +807,10 @@ fn pool_errors() {
     assert_eq!(
         e(x.avg_pool2d(Pool2dOptions::new(2).dilation(2))),
         "avg_pool2d: dilation is not supported, got [2, 2]"
+    );
+    assert_eq!(
+        e(x.avg_pool2d(Pool2dOptions::new(2).divisor_override(Some(0)))),
+        "avg_pool2d: divisor_override must be non-zero, got 0"
     );
     assert_eq!(
         e(Tensor::zeros(&[1, 2, 0, 4], DType::F32).adaptive_avg_pool2d(2)),

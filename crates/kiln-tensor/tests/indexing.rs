@@ -137,7 +137,14 @@ fn grad_pad_all_modes() {
         check(|i| i[0].pad(&[1, 2, 2, 0], mode, 0.5), &[&x]);
         check(|i| i[0].pad(&[1, 1, 0, 2, 1, 1], mode, 0.0), &[&x]);
         check(|i| i[0].transpose(1, 2)?.pad(&[2, 1, 3, 2], mode, 0.0), &[&x]);
+        // Negative entries crop, alone or next to padding on the other side.
+        check(|i| i[0].pad(&[-1, 2], mode, 0.5), &[&x]);
+        check(|i| i[0].pad(&[2, -1, -1, 0], mode, 0.5), &[&x]);
+        check(|i| i[0].pad(&[-1, -2, 1, -1, 0, -1], mode, 0.0), &[&x]);
+        check(|i| i[0].transpose(1, 2)?.pad(&[-1, 1, 1, -2], mode, 0.0), &[&x]);
     }
+    // Constant mode may crop a dim away entirely.
+    check(|i| i[0].pad(&[-2, -2, 1, 0], PadMode::Constant, 0.0), &[&x]);
 }
 
 #[test]
@@ -635,6 +642,48 @@ fn pad_errors() {
         Tensor::zeros(&[0], DType::F32).pad(&[1, 0], PadMode::Replicate, 0.0),
         "pad: cannot replicate-pad dimension 0 of size 0",
     );
+    assert_err(
+        x.pad(&[-2, -2], PadMode::Constant, 0.0),
+        "pad: padding (-2, -2) of dimension 1 of size 3 leaves size -1 (input [1, 3])",
+    );
+    assert_err(
+        x.pad(&[0, 0, 1, -3], PadMode::Constant, 0.0),
+        "pad: padding (1, -3) of dimension 0 of size 1 leaves size -1 (input [1, 3])",
+    );
+    for mode in [PadMode::Reflect, PadMode::Replicate] {
+        assert_err(
+            x.pad(&[-3, 0], mode, 0.0),
+            "pad: padding (-3, 0) of dimension 1 of size 3 leaves size 0 (input [1, 3])",
+        );
+    }
+}
+
+#[test]
+fn pad_negative_crops_like_torch() {
+    // Values from torch.nn.functional.pad on arange(12.).reshape(3, 4).
+    let x = Tensor::from_vec((0..12).map(f64::from).collect(), &[3, 4]).unwrap();
+    assert_values(
+        &x.pad(&[-1, 2], PadMode::Constant, 9.0).unwrap(),
+        &[3, 5],
+        &[1., 2., 3., 9., 9., 5., 6., 7., 9., 9., 9., 10., 11., 9., 9.],
+    );
+    assert_values(
+        &x.pad(&[2, -1], PadMode::Reflect, 0.0).unwrap(),
+        &[3, 5],
+        &[2., 1., 0., 1., 2., 6., 5., 4., 5., 6., 10., 9., 8., 9., 10.],
+    );
+    assert_values(
+        &x.pad(&[2, -1], PadMode::Replicate, 0.0).unwrap(),
+        &[3, 5],
+        &[0., 0., 0., 1., 2., 4., 4., 4., 5., 6., 8., 8., 8., 9., 10.],
+    );
+    assert_values(
+        &x.pad(&[-1, -1, 0, -2], PadMode::Reflect, 0.0).unwrap(),
+        &[1, 2],
+        &[1., 2.],
+    );
+    assert_eq!(x.pad(&[-4, 0], PadMode::Constant, 0.0).unwrap().shape(), &[3, 0]);
+    assert_eq!(x.pad(&[-1, 2, 0, -3], PadMode::Constant, 0.0).unwrap().shape(), &[0, 5]);
 }
 
 #[test]
@@ -783,19 +832,33 @@ mod naive {
         #![proptest_config(ProptestConfig::with_cases(48))]
 
         #[test]
-        fn pad_matches_naive(shape in proptest::collection::vec(1usize..5, 1..4), raw in proptest::collection::vec(0usize..4, 6), mode in 0usize..3) {
+        fn pad_matches_naive(shape in proptest::collection::vec(1usize..5, 1..4), raw in proptest::collection::vec(-4i64..4, 6), mode in 0usize..3) {
             let x = arange(&shape);
             let r = shape.len();
             let k = (raw.len() / 2).min(r);
-            // Reflect needs pads below the size.
-            let pads: Vec<usize> = (0..2 * k).map(|j| {
-                let n = shape[r - 1 - j / 2];
-                if mode == 1 { raw[j] % n } else { raw[j] }
+            // Reflect needs positive pads below the size; crops may not remove more than the
+            // dim (nor all of it, outside constant mode).
+            let mut pads: Vec<i64> = (0..2 * k).map(|j| {
+                let n = shape[r - 1 - j / 2] as i64;
+                if mode == 1 && raw[j] > 0 { raw[j] % n } else { raw[j] }
             }).collect();
+            for j in 0..k {
+                let n = shape[r - 1 - j] as i64;
+                let least = if mode == 0 { 0 } else { 1 };
+                if n + pads[2 * j] + pads[2 * j + 1] < least {
+                    pads[2 * j] = pads[2 * j].max(0);
+                    pads[2 * j + 1] = pads[2 * j + 1].max(0);
+                }
+            }
             let mode_v = [PadMode::Constant, PadMode::Reflect, PadMode::Replicate][mode];
             let out = x.pad(&pads, mode_v, -1.0).unwrap();
             let mut before = vec![0isize; r];
-            for j in 0..k { before[r - 1 - j] = pads[2 * j] as isize; }
+            let mut expect_shape = shape.clone();
+            for j in 0..k {
+                before[r - 1 - j] = pads[2 * j] as isize;
+                expect_shape[r - 1 - j] = (shape[r - 1 - j] as i64 + pads[2 * j] + pads[2 * j + 1]) as usize;
+            }
+            prop_assert_eq!(out.shape(), &expect_shape[..]);
             let xs = x.to_vec_f64();
             for (o, &v) in out.to_vec_f64().iter().enumerate() {
                 let oi = unravel(o, out.shape());

@@ -18,27 +18,9 @@ const KNOWN_REDUCTIONS: &[(&str, &str)] = &[];
 const KNOWN_LINALG: &[(&str, &str)] = &[];
 const KNOWN_VIEWS: &[(&str, &str)] = &[];
 const KNOWN_REDUCTIONS_SORT: &[(&str, &str)] = &[];
-const KNOWN_INDEXING: &[(&str, &str)] = &[
-    (
-        "pad/float32/constant/value/negative",
-        "Tensor::pad takes `&[usize]` pads: PyTorch's negative pads (cropping) are not expressible",
-    ),
-    (
-        "pad/float64/constant/value/negative",
-        "Tensor::pad takes `&[usize]` pads: PyTorch's negative pads (cropping) are not expressible",
-    ),
-];
+const KNOWN_INDEXING: &[(&str, &str)] = &[];
 
-const KNOWN_CONV_POOL: &[(&str, &str)] = &[
-    (
-        "avg_pool2d/float32/k2_divisor3",
-        "Pool2dOptions has no divisor_override: Tensor::avg_pool2d always divides by the window size",
-    ),
-    (
-        "avg_pool2d/float64/k2_divisor3",
-        "Pool2dOptions has no divisor_override: Tensor::avg_pool2d always divides by the window size",
-    ),
-];
+const KNOWN_CONV_POOL: &[(&str, &str)] = &[];
 const KNOWN_NN: &[(&str, &str)] = &[];
 const KNOWN_LOSSES: &[(&str, &str)] = &[];
 
@@ -305,16 +287,7 @@ fn kiln_op(op: &str, a: &Args, x: &Inputs) -> OpResult {
         "scatter" => one(x[0].scatter(a.isize("dim")?, &x[1], &x[2])),
         "scatter_add" => one(x[0].scatter_add(a.isize("dim")?, &x[1], &x[2])),
         "index_add" => one(x[0].index_add_alpha(a.isize("dim")?, &x[1], &x[2], a.f64("alpha")?)),
-        "pad" => {
-            let pads = a.i64s("pad")?;
-            // Kiln's pads are unsigned, so PyTorch's negative (cropping) pads cannot be passed.
-            let pads: Vec<usize> = pads
-                .iter()
-                .map(|&p| usize::try_from(p))
-                .collect::<Result<_, _>>()
-                .map_err(|_| OpError::Fixture(format!("Tensor::pad takes unsigned pads, cannot pass {pads:?}")))?;
-            one(x[0].pad(&pads, pad_mode(a.str("mode")?)?, a.f64("value")?))
-        }
+        "pad" => one(x[0].pad(&a.i64s("pad")?, pad_mode(a.str("mode")?)?, a.f64("value")?)),
         "tril" => one(x[0].tril(a.i64("diagonal")?)),
         "triu" => one(x[0].triu(a.i64("diagonal")?)),
         "flip" => one(x[0].flip(&a.isizes("dims")?)),

@@ -8,7 +8,7 @@ use crate::op::OpKind;
 use crate::storage::Storage;
 use crate::tensor::{gather_contiguous, Tensor};
 use half::{bf16, f16};
-use kiln_kernels::norm::{layer_norm_rows, Affine};
+use kiln_kernels::norm::{layer_norm_rows_vec, Affine};
 use kiln_kernels::Float;
 use std::borrow::Cow;
 
@@ -53,13 +53,12 @@ fn ln_kernel<T: Float + Element>(
         p.map(|p| p.detach().to_dtype(T::DTYPE)?.to_vec::<T>()).transpose()
     };
     let (w, b) = (param(w)?, param(b)?);
-    let mut y = vec![T::ZERO; x.len()];
     let (mut m, mut r) = (vec![T::ZERO; rows], vec![T::ZERO; rows]);
     let affine = Affine {
         weight: w.as_deref(),
         bias: b.as_deref(),
     };
-    layer_norm_rows(x, &mut y, &mut m, &mut r, n, affine, eps);
+    let y = layer_norm_rows_vec(x, &mut m, &mut r, n, affine, eps);
     Ok([y, m, r])
 }
 

@@ -100,6 +100,7 @@ fn check_pool(op: &'static str, x: &Tensor, o: &Pool2dOptions) -> Result<(Pool2d
         dilation: o.dilation,
         ceil_mode: o.ceil_mode,
         count_include_pad: o.count_include_pad,
+        divisor_override: o.divisor_override,
     };
     Ok((params, batched))
 }
@@ -145,9 +146,11 @@ impl Tensor {
 
     /// Average pooling (`torch.nn.functional.avg_pool2d`): output size as [`Tensor::max_pool2d`]
     /// without dilation. Each output is its window's sum divided by the window size clipped to
-    /// the padded input (`count_include_pad`, the default) or to the input itself.
+    /// the padded input (`count_include_pad`, the default) or to the input itself, or by
+    /// `divisor_override` when set (a window lying entirely in the padding still gives 0).
     ///
-    /// Errors as [`Tensor::max_pool2d`], and on a dilation other than 1.
+    /// Errors as [`Tensor::max_pool2d`], on a dilation other than 1, and on a zero
+    /// `divisor_override`.
     pub fn avg_pool2d(&self, opts: impl Into<Pool2dOptions>) -> Result<Tensor> {
         let opts = opts.into();
         if opts.dilation != [1, 1] {
@@ -155,6 +158,9 @@ impl Tensor {
                 "avg_pool2d",
                 format!("dilation is not supported, got {:?}", opts.dilation),
             ));
+        }
+        if opts.divisor_override == Some(0) {
+            return Err(Error::invalid("avg_pool2d", "divisor_override must be non-zero, got 0"));
         }
         let (p, batched) = check_pool("avg_pool2d", self, &opts)?;
         unbatch(avg_pool2d_raw(&batch_of(self, batched)?, p)?, batched)

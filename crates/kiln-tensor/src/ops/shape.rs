@@ -16,17 +16,28 @@ fn identity(n: usize) -> Vec<usize> {
     (0..n).collect()
 }
 
-/// Source positions along one dim of size `n` padded by `(before, after)`; errors when the
-/// mode cannot pad that much (reflect needs `pad < n`, replicate needs `n > 0`).
+/// Source positions along one dim of size `n` padded by `(before, after)`; a negative entry
+/// crops that many elements from its side instead (as in `F.pad`). Errors when the mode cannot
+/// pad that much: reflect needs each positive pad `< n`, replicate needs `n > 0`, and the
+/// result may not be negative in size (nor empty for reflect and replicate).
 pub(crate) fn pad_map(
     mode: PadMode,
     n: usize,
-    before: usize,
-    after: usize,
+    before: i64,
+    after: i64,
     dim: usize,
     shape: &[usize],
 ) -> Result<Vec<usize>> {
-    let reflect_ok = (before == 0 || before < n) && (after == 0 || after < n);
+    let ni = n as i64;
+    let out = ni + before + after;
+    let padded = before != 0 || after != 0;
+    if out < 0 || (padded && out == 0 && mode != PadMode::Constant) {
+        return Err(Error::invalid(
+            "pad",
+            format!("padding ({before}, {after}) of dimension {dim} of size {n} leaves size {out} (input {shape:?})"),
+        ));
+    }
+    let reflect_ok = before < ni.max(1) && after < ni.max(1);
     if mode == PadMode::Reflect && !reflect_ok {
         return Err(Error::invalid(
             "pad",
@@ -35,50 +46,49 @@ pub(crate) fn pad_map(
             ),
         ));
     }
-    if mode == PadMode::Replicate && n == 0 && before + after > 0 {
+    if mode == PadMode::Replicate && n == 0 && padded {
         return Err(Error::invalid(
             "pad",
             format!("cannot replicate-pad dimension {dim} of size 0 (input {shape:?})"),
         ));
     }
-    let (n, b) = (n as isize, before as isize);
-    Ok((0..n + b + after as isize)
+    Ok((0..out)
         .map(|o| {
-            let i = o - b;
+            let i = o - before;
             match mode {
-                _ if (0..n).contains(&i) => i as usize,
+                _ if (0..ni).contains(&i) => i as usize,
                 PadMode::Constant => FILL,
                 PadMode::Reflect if i < 0 => (-i) as usize,
-                PadMode::Reflect => (2 * (n - 1) - i) as usize,
-                PadMode::Replicate => i.clamp(0, n - 1) as usize,
+                PadMode::Reflect => (2 * (ni - 1) - i) as usize,
+                PadMode::Replicate => i.clamp(0, ni - 1) as usize,
             }
         })
         .collect())
 }
 
-/// The gradient of `pad` with respect to its input of shape `in_shape`: the padded border is
-/// cut off (constant) or added back onto the elements it copied (reflect, replicate).
-/// Written with differentiable ops.
-pub(crate) fn pad_backward(g: &Tensor, in_shape: &[usize], pads: &[(usize, usize)], mode: PadMode) -> Result<Tensor> {
+/// The gradient of `pad` with respect to its input of shape `in_shape`: constant padding is
+/// undone by padding with the negated amounts (cutting the border off, zero-filling what was
+/// cropped); reflect and replicate add each output element back onto the input element it
+/// copied. Written with differentiable ops.
+pub(crate) fn pad_backward(g: &Tensor, in_shape: &[usize], pads: &[(i64, i64)], mode: PadMode) -> Result<Tensor> {
+    if mode == PadMode::Constant {
+        let undo: Vec<i64> = pads.iter().rev().flat_map(|&(b, a)| [-b, -a]).collect();
+        return g.pad(&undo, PadMode::Constant, 0.0);
+    }
     let mut g = g.clone();
     for (d, &(before, after)) in pads.iter().enumerate() {
         if before == 0 && after == 0 {
             continue;
         }
         let n = in_shape[d];
-        g = match mode {
-            PadMode::Constant => g.narrow(d as isize, before, n)?,
-            PadMode::Reflect | PadMode::Replicate => {
-                let map: Vec<i64> = pad_map(mode, n, before, after, d, in_shape)?
-                    .into_iter()
-                    .map(|i| i as i64)
-                    .collect();
-                let len = map.len();
-                let mut shape = g.shape().to_vec();
-                shape[d] = n;
-                Tensor::zeros(&shape, g.dtype()).index_add(d as isize, &Tensor::from_vec(map, &[len])?, &g)?
-            }
-        };
+        let map: Vec<i64> = pad_map(mode, n, before, after, d, in_shape)?
+            .into_iter()
+            .map(|i| i as i64)
+            .collect();
+        let len = map.len();
+        let mut shape = g.shape().to_vec();
+        shape[d] = n;
+        g = Tensor::zeros(&shape, g.dtype()).index_add(d as isize, &Tensor::from_vec(map, &[len])?, &g)?;
     }
     Ok(g)
 }
@@ -221,11 +231,16 @@ impl Tensor {
     /// Pads with `F.pad`'s argument order: `pads` holds `(before, after)` pairs for the last
     /// dim first, then the one before it, ... (`[left, right, top, bottom]` for an image).
     ///
+    /// A negative entry crops that many elements from its side instead of padding, in every
+    /// mode (PyTorch's semantics: reflect and replicate positions are computed against the
+    /// uncropped input, so `[2, -1]` reflect-pads on the left and crops on the right).
+    ///
     /// Modes: `Constant` fills with `value` (cast to the dtype); `Reflect` mirrors without
-    /// repeating the edge and needs each pad smaller than its dim; `Replicate` repeats the
-    /// edge. Unlike PyTorch, reflect and replicate work on any number of trailing dims.
-    /// Errors on an odd-length `pads`, more pairs than dims, or pads a mode cannot do.
-    pub fn pad(&self, pads: &[usize], mode: PadMode, value: f64) -> Result<Tensor> {
+    /// repeating the edge and needs each positive pad smaller than its dim; `Replicate` repeats
+    /// the edge. Unlike PyTorch, reflect and replicate work on any number of trailing dims.
+    /// Errors on an odd-length `pads`, more pairs than dims, pads a mode cannot do, or crops
+    /// that remove more than the dim (or all of it, for reflect and replicate).
+    pub fn pad(&self, pads: &[i64], mode: PadMode, value: f64) -> Result<Tensor> {
         const OP: &str = "pad";
         let r = self.rank();
         if !pads.len().is_multiple_of(2) {

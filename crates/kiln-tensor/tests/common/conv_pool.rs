@@ -61,17 +61,17 @@ pub fn kiln_op(op: &str, a: &Args, x: &Inputs) -> OpResult {
             pair(x[0].max_pool2d_with_indices(opts))
         }
         "avg_pool2d" => {
-            if !a.is_none("divisor_override") {
-                let d = a.i64("divisor_override")?;
-                return Err(OpError::Fixture(format!(
-                    "Tensor::avg_pool2d has no divisor_override, cannot pass {d}"
-                )));
-            }
+            let divisor = if a.is_none("divisor_override") {
+                None
+            } else {
+                Some(a.usize("divisor_override")?)
+            };
             let opts = Pool2dOptions::new(a.usize2("kernel_size")?)
                 .stride(a.usize2("stride")?)
                 .padding(a.usize2("padding")?)
                 .ceil_mode(a.bool("ceil_mode")?)
-                .count_include_pad(a.bool("count_include_pad")?);
+                .count_include_pad(a.bool("count_include_pad")?)
+                .divisor_override(divisor);
             one(x[0].avg_pool2d(opts))
         }
         "adaptive_avg_pool2d" => one(x[0].adaptive_avg_pool2d(a.usize2("output_size")?)),

@@ -154,11 +154,19 @@ struct AvgFwd {
     planes: usize,
     geom: PoolGeom,
     count_include_pad: bool,
+    divisor_override: Option<usize>,
 }
 impl FloatMap for AvgFwd {
     fn map<T: Float>(&self, x: &[T]) -> Vec<T> {
         let mut out = vec![T::ZERO; self.planes * self.geom.out_hw[0] * self.geom.out_hw[1]];
-        avg_pool2d_forward(x, self.planes, &self.geom, self.count_include_pad, &mut out);
+        avg_pool2d_forward(
+            x,
+            self.planes,
+            &self.geom,
+            self.count_include_pad,
+            self.divisor_override,
+            &mut out,
+        );
         out
     }
 }
@@ -167,11 +175,19 @@ struct AvgBwd {
     planes: usize,
     geom: PoolGeom,
     count_include_pad: bool,
+    divisor_override: Option<usize>,
 }
 impl FloatMap for AvgBwd {
     fn map<T: Float>(&self, g: &[T]) -> Vec<T> {
         let mut out = vec![T::ZERO; self.planes * self.geom.in_hw[0] * self.geom.in_hw[1]];
-        avg_pool2d_backward(g, self.planes, &self.geom, self.count_include_pad, &mut out);
+        avg_pool2d_backward(
+            g,
+            self.planes,
+            &self.geom,
+            self.count_include_pad,
+            self.divisor_override,
+            &mut out,
+        );
         out
     }
 }
@@ -183,6 +199,7 @@ pub(crate) fn avg_pool2d_raw(x: &Tensor, p: Pool2dParams) -> Result<Tensor> {
         planes: planes(x),
         geom: g,
         count_include_pad: p.count_include_pad,
+        divisor_override: p.divisor_override,
     };
     let storage = float_map("avg_pool2d", x, &k)?;
     let node = Node::record(OpKind::AvgPool2d(p), &[x], vec![]);
@@ -196,6 +213,7 @@ pub(crate) fn avg_pool2d_adjoint(g: &Tensor, p: Pool2dParams, in_hw: [usize; 2])
         planes: planes(g),
         geom: geom(&p, in_hw),
         count_include_pad: p.count_include_pad,
+        divisor_override: p.divisor_override,
     };
     let storage = float_map("avg_pool2d_backward", g, &k)?;
     let node = Node::record(

@@ -4,12 +4,12 @@ use crate::ops::conv::ToPair;
 
 /// Window of [`crate::Tensor::max_pool2d`] and [`crate::Tensor::avg_pool2d`], with PyTorch's
 /// defaults: `Pool2dOptions::new(kernel_size)` has stride = kernel_size, padding 0, dilation 1,
-/// `ceil_mode` false and `count_include_pad` true. A plain kernel size converts into options,
+/// `ceil_mode` false, `count_include_pad` true and no `divisor_override`. A plain kernel size converts into options,
 /// so `x.max_pool2d(2)` and `x.max_pool2d(Pool2dOptions::new(3).stride(2).padding(1))` both
 /// work.
 ///
 /// `dilation` applies to max pooling only (average pooling rejects a dilation other than 1),
-/// `count_include_pad` to average pooling only.
+/// `count_include_pad` and `divisor_override` to average pooling only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pool2dOptions {
     pub kernel_size: [usize; 2],
@@ -18,6 +18,9 @@ pub struct Pool2dOptions {
     pub dilation: [usize; 2],
     pub ceil_mode: bool,
     pub count_include_pad: bool,
+    /// Average pooling divides every window's sum by this instead of its size (`Some(0)` is an
+    /// error).
+    pub divisor_override: Option<usize>,
 }
 
 impl Pool2dOptions {
@@ -30,6 +33,7 @@ impl Pool2dOptions {
             dilation: [1, 1],
             ceil_mode: false,
             count_include_pad: true,
+            divisor_override: None,
         }
     }
     pub fn stride(mut self, s: impl ToPair) -> Self {
@@ -50,6 +54,10 @@ impl Pool2dOptions {
     }
     pub fn count_include_pad(mut self, on: bool) -> Self {
         self.count_include_pad = on;
+        self
+    }
+    pub fn divisor_override(mut self, d: Option<usize>) -> Self {
+        self.divisor_override = d;
         self
     }
 }

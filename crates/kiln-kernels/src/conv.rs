@@ -78,6 +78,10 @@ impl ConvGeom {
 /// Total work (multiply-adds) below which a whole call stays on the calling thread.
 const CONV_SERIAL_WORK: usize = 1 << 16;
 
+/// Work of one image (multiply-adds) from which the weight gradient splits a batch into
+/// several tasks per thread.
+const BIG_IMAGE_WORK: usize = 1 << 22;
+
 /// How a batch is spread over threads.
 #[derive(Clone, Copy)]
 struct Plan {
@@ -371,10 +375,16 @@ pub fn conv2d_backward_weight<T: GemmElem>(x: &[T], gout: &[T], batch: usize, g:
     let plan = Plan::new(batch, g);
     let mut total = vec![T::ZERO; gw.len()];
     if plan.outer {
-        // Contiguous ranges of images per task, partial sums added in a fixed order (several
-        // tasks per thread, so that a descheduled thread's share is stolen; the split depends
-        // only on the batch and the thread count, so results are reproducible).
-        let tasks = (par::num_threads() * par::CHUNKS_PER_THREAD).min(batch);
+        // Contiguous ranges of images per task, partial sums added in a fixed order. Big images
+        // get several tasks per thread, so that a descheduled thread's share is stolen; small
+        // ones one task per thread (each task has its own buffers). The split depends only on
+        // the batch, the geometry and the thread count, so results are reproducible.
+        let per_thread = if g.work() >= BIG_IMAGE_WORK {
+            par::CHUNKS_PER_THREAD
+        } else {
+            1
+        };
+        let tasks = (par::num_threads() * per_thread).min(batch);
         let per = batch.div_ceil(tasks);
         let partials: Vec<Vec<T>> = (0..batch.div_ceil(per))
             .into_par_iter()

@@ -7,7 +7,9 @@
 //! image per task, each with its share of the threads for gemm, one column buffer per task), a
 //! single image uses all threads in gemm and im2col. The column matrix is built for a block of
 //! output rows at a time (see `im2col`), so it stays in cache. A 1x1 convolution with stride 1
-//! and no padding skips im2col: the image already is the column matrix.
+//! and no padding skips im2col: the image already is the column matrix. The input gradient of
+//! a stride-1 convolution runs as a forward convolution with the flipped, transposed weight
+//! (see `transposed_as_forward`), which needs no col2im.
 
 mod im2col;
 
@@ -75,6 +77,10 @@ impl ConvGeom {
 
 /// Total work (multiply-adds) below which a whole call stays on the calling thread.
 const CONV_SERIAL_WORK: usize = 1 << 16;
+
+/// Work of one image (multiply-adds) from which the weight gradient splits a batch into
+/// several tasks per thread.
+const BIG_IMAGE_WORK: usize = 1 << 22;
 
 /// How a batch is spread over threads.
 #[derive(Clone, Copy)]
@@ -215,6 +221,12 @@ pub fn conv2d_backward_data<T: GemmElem>(
         assert_eq!(b.len(), g.c_in, "conv2d_backward_data: bias length");
     }
     let pointwise = g.is_pointwise();
+    if !pointwise {
+        if let Some((gt, wt)) = transposed_as_forward(g, w) {
+            conv2d_forward(gout, &wt, bias, batch, &gt, gx);
+            return;
+        }
+    }
     let scratch = if pointwise { 0 } else { g.block_col_len() };
     let go_item = g.c_out * l;
     for_each_image(gx, g.c_in * hw, scratch, Plan::new(batch, g), |n, xn, buf, threads| {
@@ -260,6 +272,48 @@ pub fn conv2d_backward_data<T: GemmElem>(
             col2im(buf, g, b, xn, threads);
         }
     });
+}
+
+/// For a stride-1 convolution whose padding is at most its dilated kernel span, the gradient
+/// with respect to the input is itself a forward convolution: of `gout` with the weight
+/// transposed to `[c_in, c_out / groups, kh, kw]` and flipped in both spatial dims, padding
+/// `dilation * (kernel - 1) - padding`. Returns that convolution's geometry and weight, or
+/// `None` when it does not apply. Computing it this way avoids col2im and keeps the gemm's inner
+/// dimension large (`c_out / groups * kh * kw` instead of `c_out / groups`).
+fn transposed_as_forward<T: Num>(g: &ConvGeom, w: &[T]) -> Option<(ConvGeom, Vec<T>)> {
+    if g.stride != [1, 1] {
+        return None;
+    }
+    let mut padding = [0; 2];
+    for (i, p) in padding.iter_mut().enumerate() {
+        *p = (g.dilation[i] * (g.kernel[i].max(1) - 1)).checked_sub(g.padding[i])?;
+    }
+    let (cin_g, cog, [kh, kw]) = (g.cin_g(), g.cout_g(), g.kernel);
+    let kk = kh * kw;
+    let mut wt = vec![T::ZERO; w.len()];
+    for grp in 0..g.groups {
+        for o in 0..cog {
+            for c in 0..cin_g {
+                let src = &w[((grp * cog + o) * cin_g + c) * kk..][..kk];
+                let dst = &mut wt[((grp * cin_g + c) * cog + o) * kk..][..kk];
+                for (d, &s) in dst.iter_mut().zip(src.iter().rev()) {
+                    *d = s;
+                }
+            }
+        }
+    }
+    let gt = ConvGeom {
+        c_in: g.c_out,
+        in_hw: g.out_hw,
+        c_out: g.c_in,
+        out_hw: g.in_hw,
+        kernel: g.kernel,
+        stride: [1, 1],
+        padding,
+        dilation: g.dilation,
+        groups: g.groups,
+    };
+    Some((gt, wt))
 }
 
 /// Gradient of [`conv2d_forward`] with respect to its weight: `gw = Σ_n gout[n] @ im2col(x[n])^T`.
@@ -321,8 +375,16 @@ pub fn conv2d_backward_weight<T: GemmElem>(x: &[T], gout: &[T], batch: usize, g:
     let plan = Plan::new(batch, g);
     let mut total = vec![T::ZERO; gw.len()];
     if plan.outer {
-        // Contiguous ranges of images per task, partial sums added in a fixed order.
-        let tasks = par::num_threads().min(batch);
+        // Contiguous ranges of images per task, partial sums added in a fixed order. Big images
+        // get several tasks per thread, so that a descheduled thread's share is stolen; small
+        // ones one task per thread (each task has its own buffers). The split depends only on
+        // the batch, the geometry and the thread count, so results are reproducible.
+        let per_thread = if g.work() >= BIG_IMAGE_WORK {
+            par::CHUNKS_PER_THREAD
+        } else {
+            1
+        };
+        let tasks = (par::num_threads() * per_thread).min(batch);
         let per = batch.div_ceil(tasks);
         let partials: Vec<Vec<T>> = (0..batch.div_ceil(per))
             .into_par_iter()
@@ -475,7 +537,10 @@ mod tests {
     /// <conv(x, w), y> = <x, conv_backward_data(y, w)> = <w, conv_backward_weight(x, y)>.
     #[test]
     fn backward_kernels_are_adjoints() {
-        for (g, batch) in [(geom(), 2), (blocked(), 1), (blocked(), 3)] {
+        for (g, batch) in [(geom(), 2), (blocked(), 1), (blocked(), 3)]
+            .into_iter()
+            .chain(stride_one().into_iter().map(|g| (g, 2)))
+        {
             let (xl, ol) = (g.c_in * g.in_len(), g.c_out * g.out_len());
             let (x, w, y) = (data(batch * xl, 1), data(g.weight_len(), 2), data(batch * ol, 5));
             let mut out = vec![0.0; y.len()];
@@ -489,6 +554,59 @@ mod tests {
             let rhs: f64 = gw.iter().zip(&w).map(|(a, b)| a * b).sum();
             let tol = 1e-9 * lhs.abs().max(1.0);
             assert!((lhs - mid).abs() < tol && (lhs - rhs).abs() < tol, "{lhs} {mid} {rhs}");
+        }
+    }
+
+    /// Stride-1 geometries: input gradient as a forward convolution (with dilation, asymmetric
+    /// kernels, groups, an output prefix, a width that differs from the input's), and padding
+    /// past the kernel span (the col2im path).
+    fn stride_one() -> Vec<ConvGeom> {
+        let base = ConvGeom {
+            c_in: 4,
+            in_hw: [8, 9],
+            c_out: 6,
+            out_hw: [8, 9],
+            kernel: [3, 3],
+            stride: [1, 1],
+            padding: [2, 2],
+            dilation: [2, 2],
+            groups: 2,
+        };
+        vec![
+            base,
+            ConvGeom { out_hw: [5, 7], ..base },
+            ConvGeom {
+                kernel: [3, 2],
+                padding: [1, 1],
+                dilation: [2, 1],
+                out_hw: [6, 10],
+                groups: 1,
+                ..base
+            },
+            ConvGeom {
+                kernel: [1, 1],
+                padding: [1, 1],
+                dilation: [1, 1],
+                out_hw: [10, 11],
+                ..base
+            },
+        ]
+    }
+
+    /// Both ways of computing the input gradient of a stride-1 convolution agree with the
+    /// naive loops through the adjoint identity, and match the forward pass on the naive oracle.
+    #[test]
+    fn stride_one_forward_matches_naive() {
+        for g in stride_one() {
+            let (xl, ol) = (g.c_in * g.in_len(), g.c_out * g.out_len());
+            let (x, w, b) = (data(2 * xl, 1), data(g.weight_len(), 2), data(g.c_out, 3));
+            let mut fast = vec![0.0; 2 * ol];
+            let mut slow = vec![0.0; 2 * ol];
+            conv2d_forward(&x, &w, Some(&b), 2, &g, &mut fast);
+            conv2d_naive(&x, &w, Some(&b), 2, &g, &mut slow);
+            for (a, e) in fast.iter().zip(&slow) {
+                assert!((a - e).abs() < 1e-9, "{g:?}: {a} vs {e}");
+            }
         }
     }
 

@@ -28,19 +28,30 @@ pub(super) struct Block {
     pub(super) y1: usize,
 }
 
-/// Elements of one block's column matrix aimed for (about 512 KiB of f32).
-const COL_BLOCK: usize = 1 << 17;
+/// Elements of one block's column matrix aimed for (about 1 MiB of f32).
+const COL_BLOCK: usize = 1 << 18;
 /// Fewest output positions of a block (narrower gemms lose efficiency).
 const MIN_BLOCK_COLS: usize = 256;
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
 
 impl ConvGeom {
     /// Output rows per block.
     pub(super) fn block_rows(&self) -> usize {
         let ow = self.out_hw[1].max(1);
         let per_row = (self.c_in * self.kernel[0] * self.kernel[1] * ow).max(1);
-        (COL_BLOCK / per_row)
-            .max(MIN_BLOCK_COLS.div_ceil(ow))
-            .clamp(1, self.out_hw[0].max(1))
+        let rows = (COL_BLOCK / per_row).max(MIN_BLOCK_COLS.div_ceil(ow));
+        // Rounded down to whole multiples of 64 columns where that keeps at least one step: the
+        // gemm kernel works on panels of 16-lane registers, and a ragged edge panel wastes lanes.
+        let step = 64 / gcd(ow, 64);
+        let rows = if rows >= step { rows / step * step } else { rows };
+        rows.clamp(1, self.out_hw[0].max(1))
     }
     pub(super) fn blocks(&self) -> impl Iterator<Item = Block> {
         let (rb, oh) = (self.block_rows(), self.out_hw[0]);
@@ -64,6 +75,20 @@ fn im2col_row<T: Num>(x: &[T], g: &ConvGeom, i: usize, j: usize, b: Block, row: 
     let (xs, xe) = valid_range(ow, w, g.stride[1], j * g.dilation[1], g.padding[1]);
     row[..(ys - b.y0) * ow].fill(T::ZERO);
     row[(ye - b.y0) * ow..].fill(T::ZERO);
+    if g.stride == [1, 1] && ow == w && ys < ye && xs < xe {
+        // Output row oy reads input row oy + i * d - p at the same column shift for every oy,
+        // and rows of both are `w` long: the whole valid range is one contiguous copy, after
+        // which the columns outside `xs..xe` (wrapped in from neighbouring rows) are zeroed.
+        let d0 = (ys - b.y0) * ow + xs;
+        let s0 = (ys + i * g.dilation[0] - g.padding[0]) * w + xs + j * g.dilation[1] - g.padding[1];
+        let len = (ye - ys - 1) * ow + (xe - xs);
+        row[d0..d0 + len].copy_from_slice(&x[s0..s0 + len]);
+        for r in row[(ys - b.y0) * ow..(ye - b.y0) * ow].chunks_exact_mut(ow) {
+            r[..xs].fill(T::ZERO);
+            r[xe..].fill(T::ZERO);
+        }
+        return;
+    }
     for oy in ys..ye {
         let iy = oy * g.stride[0] + i * g.dilation[0] - g.padding[0];
         let out = &mut row[(oy - b.y0) * ow..(oy - b.y0 + 1) * ow];

@@ -312,10 +312,23 @@ fn bias_grad(node: &Node, g: &Tensor) -> Result<Option<Tensor>> {
     }
 }
 
+/// `g` as a contiguous tensor. A gradient without history that is one value broadcast
+/// everywhere (the seed of `y.sum().backward()`) is filled directly instead of gathered element
+/// by element.
+fn contiguous_grad(g: &Tensor) -> Result<Tensor> {
+    let broadcast = g.layout().strides().iter().all(|&s| s == 0);
+    if !g.is_contiguous() && broadcast && g.numel() > 0 && !g.requires_grad() {
+        let s = g.storage();
+        let v = crate::with_storage!(&*s, v => Element::to_f64(v[g.layout().offset()]));
+        return Tensor::full(g.shape(), v, g.dtype());
+    }
+    g.contiguous()
+}
+
 /// Gradients of [`OpKind::Conv2d`]: input, weight, bias.
 pub(crate) fn conv2d_grads(node: &Node, g: &Tensor, p: Conv2dParams) -> Result<Vec<Option<Tensor>>> {
     let (x, w) = (&node.inputs[0], &node.inputs[1]);
-    let g = &g.contiguous()?;
+    let g = &contiguous_grad(g)?;
     let gx = if x.requires_grad() {
         Some(conv_adjoint(g, w, p, spatial(x))?)
     } else {
@@ -371,4 +384,45 @@ pub(crate) fn conv2d_weight_grad_grads(node: &Node, gg: &Tensor, p: Conv2dParams
         None
     };
     Ok(vec![gx, gg_out])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::backward::BackwardOptions;
+    use crate::ops::conv::Conv2dOptions;
+    use crate::{DType, Tensor};
+
+    /// Gradients of x, w and b after backward from `seed` (a gradient for the conv output).
+    fn grads(seed: impl Fn(&[usize]) -> Tensor, dtype: DType) -> Vec<Vec<f64>> {
+        let x = Tensor::arange(0.0, 150.0, 1.0, dtype)
+            .unwrap()
+            .reshape(&[2, 3, 5, 5])
+            .unwrap()
+            .sin()
+            .unwrap()
+            .requires_grad_(true);
+        let w = Tensor::arange(0.0, 108.0, 1.0, dtype)
+            .unwrap()
+            .reshape(&[4, 3, 3, 3])
+            .unwrap()
+            .cos()
+            .unwrap()
+            .requires_grad_(true);
+        let b = Tensor::full(&[4], 0.5, dtype).unwrap().requires_grad_(true);
+        let y = x.conv2d(&w, Some(&b), Conv2dOptions::default().padding(1)).unwrap();
+        y.backward_with(&seed(y.shape()), BackwardOptions::default()).unwrap();
+        [x, w, b].iter().map(|t| t.grad().unwrap().to_vec_f64()).collect()
+    }
+
+    /// A broadcast seed (filled directly) gives exactly the gradients of the same values stored
+    /// densely (gathered).
+    #[test]
+    fn broadcast_seed_matches_dense_seed() {
+        for dtype in [DType::F32, DType::F64, DType::F16] {
+            let broadcast = grads(|s| Tensor::full(&[1], -1.5, dtype).unwrap().expand(s).unwrap(), dtype);
+            let dense = grads(|s| Tensor::full(s, -1.5, dtype).unwrap(), dtype);
+            assert_eq!(broadcast, dense, "{dtype:?}");
+            assert!(broadcast[2].iter().all(|&v| v == -1.5 * 50.0), "{:?}", broadcast[2]);
+        }
+    }
 }

@@ -73,8 +73,11 @@ impl Tensor {
     }
 
     /// [`Tensor::from_parts`] when the storage's dtype is already known (saves taking its lock).
-    fn from_parts_typed(storage: Arc<StorageCell>, layout: Layout, dtype: DType, node: Option<Node>) -> Tensor {
+    fn from_parts_typed(storage: Arc<StorageCell>, layout: Layout, dtype: DType, mut node: Option<Node>) -> Tensor {
         debug_assert_eq!(storage.data.read().map(|s| s.dtype()).ok(), Some(dtype));
+        if let Some(n) = node.as_mut() {
+            n.set_out_version(storage.version.load(Ordering::Relaxed));
+        }
         Tensor(Arc::new(TensorImpl {
             id: TensorId::next(),
             storage,

@@ -64,3 +64,117 @@ fn output_of_an_op_not_reading_it_may_be_modified() {
     assert_eq!(x.grad().unwrap().to_vec::<f32>().unwrap(), vec![3.0, 3.0, 3.0]);
     let _ = DType::F32;
 }
+
+// ---- 2. nll_loss / cross_entropy pick the target without a dense mask ----
+
+#[test]
+fn cross_entropy_with_an_infinite_non_target_logit_is_finite() {
+    use kiln_tensor::functional::{cross_entropy, CrossEntropyOptions};
+    let x = Tensor::from_vec(vec![1.0f64, f64::NEG_INFINITY, 0.0], &[1, 3])
+        .unwrap()
+        .requires_grad_(true);
+    let t = Tensor::from_vec(vec![0i64], &[1]).unwrap();
+    let l = cross_entropy(&x, &t, CrossEntropyOptions::default()).unwrap();
+    assert!((l.item_f64().unwrap() - 0.313_261_687_518_222_9).abs() < 1e-12, "{l:?}");
+    l.backward().unwrap();
+    let g = x.grad().unwrap().to_vec::<f64>().unwrap();
+    assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
+}
+
+#[test]
+fn nll_loss_with_an_infinite_non_target_is_finite() {
+    use kiln_tensor::functional::{nll_loss, Reduction};
+    let x = Tensor::from_vec(vec![-0.1f64, f64::NEG_INFINITY, -2.0], &[1, 3]).unwrap();
+    let t = Tensor::from_vec(vec![0i64], &[1]).unwrap();
+    let l = nll_loss(&x, &t, None, -100, Reduction::Mean).unwrap();
+    assert!((l.item_f64().unwrap() - 0.1).abs() < 1e-12);
+    // An ignored target whose class-0 entry is -inf contributes 0, not NaN.
+    let x = Tensor::from_vec(vec![f64::NEG_INFINITY, -1.0, -0.5, -2.0], &[2, 2]).unwrap();
+    let t = Tensor::from_vec(vec![-100i64, 1], &[2]).unwrap();
+    let l = nll_loss(&x, &t, None, -100, Reduction::Sum).unwrap();
+    assert_eq!(l.item_f64().unwrap(), 2.0);
+}
+
+// ---- 3. reductions over dim 0 / -1 of a 0-dim tensor ----
+
+#[test]
+fn reductions_accept_dim_0_and_minus_1_on_a_0_dim_tensor() {
+    let x = Tensor::scalar(2.0f64);
+    for dims in [[0isize], [-1]] {
+        for keep in [false, true] {
+            let check = |t: Tensor, want: f64| {
+                assert_eq!(t.shape(), &[] as &[usize]);
+                assert_eq!(t.item_f64().unwrap(), want);
+            };
+            check(x.sum_dims(&dims, keep).unwrap(), 2.0);
+            check(x.mean_dims(&dims, keep).unwrap(), 2.0);
+            check(x.amax(&dims, keep).unwrap(), 2.0);
+            check(x.amin(&dims, keep).unwrap(), 2.0);
+            check(x.prod_dims(&dims, keep).unwrap(), 2.0);
+            check(x.var_dims(&dims, 0.0, keep).unwrap(), 0.0);
+            check(x.std_dims(&dims, 0.0, keep).unwrap(), 0.0);
+            check(x.logsumexp(&dims, keep).unwrap(), 2.0);
+            check(x.norm(2.0, &dims, keep).unwrap(), 2.0);
+            check(x.all_dims(&dims, keep).unwrap().to_dtype(DType::F64).unwrap(), 1.0);
+            check(x.any_dims(&dims, keep).unwrap().to_dtype(DType::F64).unwrap(), 1.0);
+        }
+    }
+    assert!(x.sum_dims(&[1], false).is_err());
+    assert!(x.sum_dims(&[-2], false).is_err());
+}
+
+#[test]
+fn reduction_over_dim_0_of_a_0_dim_tensor_has_a_gradient() {
+    let x = Tensor::scalar(3.0f64).requires_grad_(true);
+    x.sum_dims(&[0], false)
+        .unwrap()
+        .mul_scalar(2.0)
+        .unwrap()
+        .backward()
+        .unwrap();
+    assert_eq!(x.grad().unwrap().item_f64().unwrap(), 2.0);
+}
+
+// ---- 4. integer arithmetic wraps (as in PyTorch) instead of panicking ----
+
+#[test]
+fn integer_add_sub_mul_wrap() {
+    let a = Tensor::from_vec(vec![0u8, 200], &[2]).unwrap();
+    let b = Tensor::from_vec(vec![1u8, 100], &[2]).unwrap();
+    assert_eq!(a.sub(&b).unwrap().to_vec::<u8>().unwrap(), vec![255, 100]);
+    assert_eq!(a.add(&b).unwrap().to_vec::<u8>().unwrap(), vec![1, 44]);
+    assert_eq!(a.mul(&b).unwrap().to_vec::<u8>().unwrap(), vec![0, 32]);
+    let m = Tensor::from_vec(vec![i64::MAX], &[1]).unwrap();
+    let one = Tensor::from_vec(vec![1i64], &[1]).unwrap();
+    assert_eq!(m.add(&one).unwrap().to_vec::<i64>().unwrap(), vec![i64::MIN]);
+    let i = Tensor::from_vec(vec![i32::MIN, 1 << 20], &[2]).unwrap();
+    let j = Tensor::from_vec(vec![1i32, 1 << 12], &[2]).unwrap();
+    assert_eq!(
+        i.sub(&j).unwrap().to_vec::<i32>().unwrap(),
+        vec![i32::MAX, (1 << 20) - (1 << 12)]
+    );
+    assert_eq!(i.mul(&j).unwrap().to_vec::<i32>().unwrap(), vec![i32::MIN, 0]);
+}
+
+#[test]
+fn integer_scatter_add_and_index_add_wrap() {
+    let x = Tensor::from_vec(vec![250u8, 0], &[2]).unwrap();
+    let idx = Tensor::from_vec(vec![0i64, 0], &[2]).unwrap();
+    let src = Tensor::from_vec(vec![3u8, 4], &[2]).unwrap();
+    assert_eq!(
+        x.scatter_add(0, &idx, &src).unwrap().to_vec::<u8>().unwrap(),
+        vec![1, 0]
+    );
+    assert_eq!(x.index_add(0, &idx, &src).unwrap().to_vec::<u8>().unwrap(), vec![1, 0]);
+}
+
+#[test]
+fn integer_pow_uses_the_full_exponent() {
+    let b = Tensor::from_vec(vec![2i64, -1, 3], &[3]).unwrap();
+    let e = Tensor::from_vec(vec![1i64 << 32, (1i64 << 32) + 1, 4], &[3]).unwrap();
+    // 2^(2^32) wraps to 0 (a u32 cast would give 2^0 = 1).
+    assert_eq!(b.pow(&e).unwrap().to_vec::<i64>().unwrap(), vec![0, -1, 81]);
+    let u = Tensor::from_vec(vec![3u8], &[1]).unwrap();
+    let ue = Tensor::from_vec(vec![5u8], &[1]).unwrap();
+    assert_eq!(u.pow(&ue).unwrap().to_vec::<u8>().unwrap(), vec![243]);
+}

@@ -98,7 +98,20 @@ macro_rules! int_pow {
         impl PowElem for $t {
             #[inline(always)]
             fn pow_(self, e: Self) -> Self {
-                if e < (0 as $t) { 0 } else { self.wrapping_pow(e as u32) }
+                if e < (0 as $t) {
+                    return 0;
+                }
+                // Square-and-multiply over the full exponent (wrapping, like PyTorch); a cast
+                // to `u32` would truncate exponents above `u32::MAX`.
+                let (mut r, mut b, mut e) = (1 as $t, self, e as u64);
+                while e > 0 {
+                    if e & 1 == 1 {
+                        r = r.wrapping_mul(b);
+                    }
+                    b = b.wrapping_mul(b);
+                    e >>= 1;
+                }
+                r
             }
         }
     )*};
@@ -192,9 +205,9 @@ impl Tensor {
         let storage = {
             let (sa, sb) = (ca.storage(), cb.storage());
             match op {
-                BinaryOp::Add => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| x + y),
-                BinaryOp::Sub => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| x - y),
-                BinaryOp::Mul => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| x * y),
+                BinaryOp::Add => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| x.wadd(y)),
+                BinaryOp::Sub => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| x.wsub(y)),
+                BinaryOp::Mul => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| x.wmul(y)),
                 BinaryOp::Div => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| x / y),
                 BinaryOp::Pow => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| x.pow_(y)),
                 BinaryOp::Maximum => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| max_nan(x, y)),

@@ -335,6 +335,11 @@ impl Tensor {
 
     /// Normalized, sorted dims for a reduction (empty means all).
     pub(crate) fn reduce_dims(&self, op: &'static str, dims: &[isize]) -> Result<Vec<usize>> {
+        if self.rank() == 0 {
+            // As in PyTorch, a 0-dim tensor accepts dim 0 / -1 and reduces nothing.
+            normalize_dims(op, dims, 1)?;
+            return Ok(Vec::new());
+        }
         normalize_dims(op, dims, self.rank())
     }
 }

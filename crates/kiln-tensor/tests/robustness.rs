@@ -178,3 +178,87 @@ fn integer_pow_uses_the_full_exponent() {
     let ue = Tensor::from_vec(vec![5u8], &[1]).unwrap();
     assert_eq!(u.pow(&ue).unwrap().to_vec::<u8>().unwrap(), vec![243]);
 }
+
+// ---- 5. shape products are checked ----
+
+#[test]
+fn constructors_reject_overflowing_shapes() {
+    let huge = [1usize << 32, 1 << 32];
+    assert_err_contains(
+        Tensor::from_vec(Vec::<f32>::new(), &huge),
+        &["from_vec", "[4294967296, 4294967296]", "too large"],
+    );
+    assert_err_contains(
+        Tensor::full(&[1 << 62], 1.0, DType::F32),
+        &["full", "[4611686018427387904]", "too large"],
+    );
+    assert_err_contains(Tensor::rand(&huge, DType::F32), &["rand", "too large"]);
+    assert_err_contains(Tensor::randn(&[1 << 61], DType::F64), &["randn", "too large"]);
+    assert_err_contains(Tensor::randint(0, 5, &huge), &["randint", "too large"]);
+    assert_err_contains(
+        Tensor::linspace(0.0, 1.0, 1 << 62, DType::F32),
+        &["linspace", "too large"],
+    );
+    assert_err_contains(Tensor::arange(0.0, 1e30, 1.0, DType::F32), &["arange"]);
+    // A zero dim makes the product 0 however large the others are.
+    assert_eq!(
+        Tensor::from_vec(Vec::<f32>::new(), &[1 << 40, 1 << 40, 0])
+            .unwrap()
+            .numel(),
+        0
+    );
+}
+
+#[test]
+fn zeros_panics_with_the_shape_on_an_overflowing_shape() {
+    let r = std::panic::catch_unwind(|| Tensor::zeros(&[1 << 32, 1 << 32], DType::F32));
+    let msg = r.unwrap_err().downcast::<String>().unwrap();
+    assert!(msg.contains("zeros") && msg.contains("too large"), "{msg}");
+    let r = std::panic::catch_unwind(|| Tensor::eye(1 << 32, DType::F32));
+    assert!(r.is_err());
+}
+
+#[test]
+fn views_reject_overflowing_shapes() {
+    let x = Tensor::zeros(&[1], DType::F32);
+    assert_err_contains(x.expand(&[1i64 << 32, 1 << 32]), &["expand", "too large"]);
+    assert_err_contains(x.broadcast_to(&[1 << 40, 1 << 40]), &["expand", "too large"]);
+    let e = Tensor::zeros(&[0], DType::F32);
+    assert_err_contains(e.reshape(&[1i64 << 32, 1 << 32, 1 << 32]), &["reshape", "too large"]);
+    assert_eq!(e.reshape(&[1i64 << 40, 1 << 40, 0]).unwrap().numel(), 0);
+    let a = Tensor::zeros(&[1, 1], DType::U8).expand(&[1i64 << 32, 1]).unwrap();
+    let b = Tensor::zeros(&[1, 1], DType::U8).expand(&[1i64, 1 << 32]).unwrap();
+    assert_err_contains(a.add(&b), &["add", "too large"]);
+}
+
+// ---- 6. narrow and expand argument checks ----
+
+#[test]
+fn narrow_past_the_end_is_an_error() {
+    let x = tensor!([1.0, 2.0, 3.0, 4.0]);
+    assert_err_contains(
+        x.narrow(0, 2, 5),
+        &["narrow", "start (2) + length (5) exceeds dimension size (4)"],
+    );
+    assert_err_contains(x.narrow(0, usize::MAX, 2), &["narrow"]);
+    assert_eq!(x.narrow(0, 2, 2).unwrap().to_vec::<f32>().unwrap(), vec![3.0, 4.0]);
+    assert_eq!(x.narrow(0, 4, 0).unwrap().numel(), 0);
+}
+
+#[test]
+fn expand_rejects_negative_sizes_and_minus_1_in_new_dims() {
+    let x = tensor!([1.0, 2.0, 3.0]);
+    assert_err_contains(x.expand(&[-5i64, 3]), &["expand", "invalid size -5"]);
+    assert_err_contains(
+        x.expand(&[-1i64, 3]),
+        &["expand", "-1 is not allowed in a new leading dim"],
+    );
+    assert_eq!(x.expand(&[2i64, -1]).unwrap().shape(), &[2, 3]);
+}
+
+#[test]
+fn empty_tensors_with_huge_other_dims_have_no_elements() {
+    let t = Tensor::from_vec(Vec::<f32>::new(), &[0, 1 << 40, 1 << 40]).unwrap();
+    assert_eq!(t.numel(), 0);
+    assert_eq!(t.sum().unwrap().item_f64().unwrap(), 0.0);
+}

@@ -174,6 +174,7 @@ fn compute_dtype(d: DType) -> DType {
 
 fn broadcast_layouts(op: &'static str, a: &Tensor, b: &Tensor) -> Result<(Vec<usize>, Layout, Layout)> {
     let shape = broadcast_shapes(op, a.shape(), b.shape())?;
+    crate::layout::checked_numel(op, &shape, a.dtype())?;
     let la = a.layout().broadcast_to(op, &shape)?;
     let lb = b.layout().broadcast_to(op, &shape)?;
     Ok((shape, la, lb))

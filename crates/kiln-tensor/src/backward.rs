@@ -412,7 +412,9 @@ fn input_grads(node: &Node, g: &Tensor, out: &Tensor) -> Result<Vec<Option<Tenso
                 BinaryOp::Mul => (g.mul(y)?, g.mul(x)?),
                 BinaryOp::Div => (g.div(y)?, g.neg()?.mul(x)?.div(&y.square()?)?),
                 BinaryOp::Pow => {
+                    // y x^(y-1), taken as 0 where y == 0 (0 * inf at x == 0 would be NaN).
                     let ga = g.mul(y)?.mul(&x.pow(&y.sub_scalar(1.0)?)?)?;
+                    let ga = ga.zeros_like().where_(&y.eq_scalar(0.0)?, &ga)?;
                     // d/dy x^y = x^y ln x, taken as 0 where x == 0 and y >= 0 (as PyTorch).
                     let zero_base = x.eq_scalar(0.0)?.logical_and(&y.ge_scalar(0.0)?)?;
                     let gb = g.mul(&x.pow(y)?.mul(&x.log()?)?)?;
@@ -546,12 +548,17 @@ fn input_grads(node: &Node, g: &Tensor, out: &Tensor) -> Result<Vec<Option<Tenso
         OpKind::SliceScatter { dim, start, len, step } => {
             let src = &node.inputs[1];
             let gb = g.slice_scatter(&src.zeros_like(), *dim, *start, *len, *step)?;
-            let gs = g.slice(
-                *dim as isize,
-                *start as isize,
-                Some((*start + (*len).saturating_sub(1) * *step + 1) as isize),
-                *step,
-            )?;
+            let gs = if *len == 0 {
+                // An empty slice: the slice of `g` would have length 1 from the end bound.
+                src.zeros_like().to_dtype(g.dtype())?
+            } else {
+                g.slice(
+                    *dim as isize,
+                    *start as isize,
+                    Some((*start + (*len - 1) * *step + 1) as isize),
+                    *step,
+                )?
+            };
             Ok(vec![Some(gb), Some(gs)])
         }
         OpKind::Expand => one(sum_to(g, x.shape())?),

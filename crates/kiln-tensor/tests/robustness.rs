@@ -262,3 +262,74 @@ fn empty_tensors_with_huge_other_dims_have_no_elements() {
     assert_eq!(t.numel(), 0);
     assert_eq!(t.sum().unwrap().item_f64().unwrap(), 0.0);
 }
+
+// ---- 7. slice_scatter backward with an empty slice ----
+
+#[test]
+fn slice_scatter_backward_with_an_empty_slice_gives_src_shaped_zeros() {
+    let x = tensor!([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]).requires_grad_(true);
+    let src = Tensor::zeros(&[2, 0], DType::F32).requires_grad_(true);
+    let y = x.slice_scatter(&src, 1, 1, 0, 1).unwrap();
+    y.mul_scalar(2.0).unwrap().sum().unwrap().backward().unwrap();
+    assert_eq!(src.grad().unwrap().shape(), &[2, 0]);
+    assert_eq!(x.grad().unwrap().to_vec::<f32>().unwrap(), vec![2.0; 6]);
+}
+
+// ---- 8. integer clamp is exact ----
+
+#[test]
+fn integer_clamp_is_exact_above_2_pow_53() {
+    let big = (1i64 << 53) + 1;
+    let x = Tensor::from_vec(vec![big, -big, 5], &[3]).unwrap();
+    let c = x.clamp(Some(-(1i64 << 60) as f64), None).unwrap();
+    assert_eq!(c.dtype(), DType::I64);
+    assert_eq!(c.to_vec::<i64>().unwrap(), vec![big, -big, 5]);
+    let c = x.clamp(Some(0.0), Some(10.0)).unwrap();
+    assert_eq!(c.to_vec::<i64>().unwrap(), vec![10, 0, 5]);
+    // min > max gives max everywhere, as in PyTorch.
+    assert_eq!(
+        x.clamp(Some(7.0), Some(3.0)).unwrap().to_vec::<i64>().unwrap(),
+        vec![3, 3, 3]
+    );
+    // Bounds outside the dtype's range saturate.
+    let u = Tensor::from_vec(vec![0u8, 200], &[2]).unwrap();
+    assert_eq!(
+        u.clamp(Some(-5.0), Some(1000.0)).unwrap().to_vec::<u8>().unwrap(),
+        vec![0, 200]
+    );
+    let i = Tensor::from_vec(vec![i32::MAX, 0], &[2]).unwrap();
+    assert_eq!(
+        i.clamp(Some(1.0), None).unwrap().to_vec::<i32>().unwrap(),
+        vec![i32::MAX, 1]
+    );
+}
+
+#[test]
+fn integer_clamp_with_a_fractional_bound_promotes_to_float() {
+    let x = Tensor::from_vec(vec![0i64, 1, 2], &[3]).unwrap();
+    let c = x.clamp(Some(0.5), None).unwrap();
+    assert_eq!(c.dtype(), DType::F32);
+    assert_eq!(c.to_vec::<f32>().unwrap(), vec![0.5, 1.0, 2.0]);
+    let c = x.clamp(None, Some(f64::INFINITY)).unwrap();
+    assert_eq!(c.dtype(), DType::F32);
+}
+
+// ---- 9. pow backward at x = 0, y = 0 ----
+
+#[test]
+fn pow_gradient_at_zero_base_and_zero_exponent_is_zero() {
+    let x = Tensor::from_vec(vec![0.0f64, 0.0, 2.0], &[3])
+        .unwrap()
+        .requires_grad_(true);
+    let y = Tensor::from_vec(vec![0.0f64, 2.0, 0.0], &[3])
+        .unwrap()
+        .requires_grad_(true);
+    x.pow(&y).unwrap().sum().unwrap().backward().unwrap();
+    assert_eq!(x.grad().unwrap().to_vec::<f64>().unwrap(), vec![0.0, 0.0, 0.0]);
+    assert_eq!(y.grad().unwrap().to_vec::<f64>().unwrap(), vec![0.0, 0.0, 2f64.ln()]);
+    // A broadcast zero exponent.
+    let x = Tensor::from_vec(vec![0.0f64, 3.0], &[2]).unwrap().requires_grad_(true);
+    let y = Tensor::scalar(0.0f64);
+    x.pow(&y).unwrap().sum().unwrap().backward().unwrap();
+    assert_eq!(x.grad().unwrap().to_vec::<f64>().unwrap(), vec![0.0, 0.0]);
+}

@@ -333,3 +333,67 @@ fn pow_gradient_at_zero_base_and_zero_exponent_is_zero() {
     x.pow(&y).unwrap().sum().unwrap().backward().unwrap();
     assert_eq!(x.grad().unwrap().to_vec::<f64>().unwrap(), vec![0.0, 0.0]);
 }
+
+// ---- 10. in-place fast paths keep the semantics ----
+
+#[test]
+fn in_place_updates_on_contiguous_views_write_through_and_bump_the_version() {
+    let base = Tensor::from_vec((0..8).map(|v| v as f32).collect::<Vec<_>>(), &[2, 4]).unwrap();
+    let row = base.select(0, 1).unwrap(); // contiguous view at offset 4
+    let v0 = base.version();
+    row.add_(&tensor!([1.0, 1.0, 1.0, 1.0])).unwrap();
+    row.sub_(&Tensor::scalar(0.5f32)).unwrap();
+    row.mul_(&tensor!([2.0, 2.0, 2.0, 2.0])).unwrap();
+    row.add_scaled_(&tensor!([1.0, 2.0, 3.0, 4.0]), 0.5).unwrap();
+    row.mul_scalar_(-1.0).unwrap();
+    assert_eq!(base.version(), v0 + 5);
+    let want: Vec<f32> = [4.0f32, 5.0, 6.0, 7.0]
+        .iter()
+        .zip([1.0f32, 2.0, 3.0, 4.0])
+        .map(|(&x, y)| -(((x + 1.0) - 0.5) * 2.0 + 0.5 * y))
+        .collect();
+    let mut all = vec![0.0, 1.0, 2.0, 3.0];
+    all.extend(want);
+    assert_eq!(base.to_vec::<f32>().unwrap(), all);
+    base.narrow(1, 1, 2).unwrap().fill_(9.0).unwrap(); // not contiguous: general path
+    base.select(0, 0).unwrap().fill_(7.0).unwrap(); // contiguous view
+    assert_eq!(base.version(), v0 + 7);
+    assert_eq!(&base.to_vec::<f32>().unwrap()[..4], &[7.0, 7.0, 7.0, 7.0]);
+    assert_eq!(base.to_vec::<f32>().unwrap()[5], 9.0);
+    base.select(0, 1).unwrap().zero_().unwrap();
+    assert_eq!(&base.to_vec::<f32>().unwrap()[4..], &[0.0; 4]);
+}
+
+#[test]
+fn in_place_updates_with_aliasing_broadcast_and_transposed_operands() {
+    let x = tensor!([[1.0, 2.0], [3.0, 4.0]]);
+    x.add_(&x).unwrap(); // self-aliasing
+    assert_eq!(x.to_vec::<f32>().unwrap(), vec![2.0, 4.0, 6.0, 8.0]);
+    x.mul_(&x.t().unwrap()).unwrap(); // aliasing, transposed
+    assert_eq!(x.to_vec::<f32>().unwrap(), vec![4.0, 24.0, 24.0, 64.0]);
+    x.sub_(&tensor!([1.0, 2.0])).unwrap(); // broadcast row
+    assert_eq!(x.to_vec::<f32>().unwrap(), vec![3.0, 22.0, 23.0, 62.0]);
+    let y = tensor!([[1.0, 2.0], [3.0, 4.0]]);
+    y.t().unwrap().add_(&tensor!([[10.0, 20.0], [30.0, 40.0]])).unwrap(); // non-contiguous self
+    assert_eq!(y.to_vec::<f32>().unwrap(), vec![11.0, 32.0, 23.0, 44.0]);
+    y.copy_(&y.t().unwrap()).unwrap();
+    assert_eq!(y.to_vec::<f32>().unwrap(), vec![11.0, 23.0, 32.0, 44.0]);
+    let z = Tensor::zeros(&[3], DType::F64);
+    z.copy_(&tensor!([1.5, 2.5, 3.5])).unwrap(); // casts f32 -> f64
+    assert_eq!(z.to_vec::<f64>().unwrap(), vec![1.5, 2.5, 3.5]);
+    let u = Tensor::from_vec(vec![250u8, 1], &[2]).unwrap();
+    u.add_(&Tensor::from_vec(vec![10u8, 1], &[2]).unwrap()).unwrap(); // wraps
+    assert_eq!(u.to_vec::<u8>().unwrap(), vec![4, 2]);
+    let i = Tensor::from_vec(vec![3i64, 4], &[2]).unwrap();
+    i.mul_scalar_(-2.0).unwrap();
+    assert_eq!(i.to_vec::<i64>().unwrap(), vec![-6, -8]);
+}
+
+#[test]
+fn in_place_fast_path_still_refuses_leaves_requiring_grad() {
+    let w = tensor!([1.0, 2.0]).requires_grad_(true);
+    assert_err_contains(w.add_(&tensor!([1.0, 1.0])), &["add_", "leaf"]);
+    assert_err_contains(w.fill_(0.0), &["fill_"]);
+    no_grad(|| w.add_scaled_(&tensor!([1.0, 1.0]), -0.5)).unwrap();
+    assert_eq!(w.to_vec::<f32>().unwrap(), vec![0.5, 1.5]);
+}

@@ -34,6 +34,12 @@ pub trait Num:
     fn to_f64(self) -> f64;
     /// True for NaN; integers are never NaN.
     fn is_nan_(self) -> bool;
+    /// `self + o`, wrapping on integer overflow (as PyTorch does); plain `+` for floats.
+    fn wadd(self, o: Self) -> Self;
+    /// `self - o`, wrapping on integer overflow; plain `-` for floats.
+    fn wsub(self, o: Self) -> Self;
+    /// `self * o`, wrapping on integer overflow; plain `*` for floats.
+    fn wmul(self, o: Self) -> Self;
 }
 
 macro_rules! impl_num_int {
@@ -49,6 +55,12 @@ macro_rules! impl_num_int {
             fn to_f64(self) -> f64 { self as f64 }
             #[inline(always)]
             fn is_nan_(self) -> bool { false }
+            #[inline(always)]
+            fn wadd(self, o: Self) -> Self { self.wrapping_add(o) }
+            #[inline(always)]
+            fn wsub(self, o: Self) -> Self { self.wrapping_sub(o) }
+            #[inline(always)]
+            fn wmul(self, o: Self) -> Self { self.wrapping_mul(o) }
         }
     )*};
 }
@@ -67,6 +79,12 @@ macro_rules! impl_num_float {
             fn to_f64(self) -> f64 { self as f64 }
             #[inline(always)]
             fn is_nan_(self) -> bool { self.is_nan() }
+            #[inline(always)]
+            fn wadd(self, o: Self) -> Self { self + o }
+            #[inline(always)]
+            fn wsub(self, o: Self) -> Self { self - o }
+            #[inline(always)]
+            fn wmul(self, o: Self) -> Self { self * o }
         }
     )*};
 }
@@ -85,6 +103,12 @@ macro_rules! impl_num_half {
             fn to_f64(self) -> f64 { <$t>::to_f64(self) }
             #[inline(always)]
             fn is_nan_(self) -> bool { self.is_nan() }
+            #[inline(always)]
+            fn wadd(self, o: Self) -> Self { self + o }
+            #[inline(always)]
+            fn wsub(self, o: Self) -> Self { self - o }
+            #[inline(always)]
+            fn wmul(self, o: Self) -> Self { self * o }
         }
     )*};
 }

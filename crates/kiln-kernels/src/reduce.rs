@@ -78,7 +78,7 @@ fn sum_outer_cols<T: Num>(data: &[T], rows: usize, cols: usize, c0: usize, out: 
         for r in 0..rows {
             let row = &data[r * cols + c0..r * cols + c0 + w];
             for (o, &v) in out.iter_mut().zip(row) {
-                *o += v;
+                *o = o.wadd(v);
             }
         }
         return;
@@ -88,7 +88,7 @@ fn sum_outer_cols<T: Num>(data: &[T], rows: usize, cols: usize, c0: usize, out: 
     let mut rest = vec![T::ZERO; w];
     sum_outer_cols(&data[h * cols..], rows - h, cols, c0, &mut rest);
     for (o, r) in out.iter_mut().zip(rest) {
-        *o += r;
+        *o = o.wadd(r);
     }
 }
 
@@ -165,7 +165,7 @@ pub fn logsumexp_row<T: Float>(row: &[T]) -> T {
 pub fn cumsum_row<T: Num>(row: &[T], out: &mut [T]) {
     let mut acc = T::ZERO;
     for (o, &v) in out.iter_mut().zip(row) {
-        acc += v;
+        acc = acc.wadd(v);
         *o = acc;
     }
 }

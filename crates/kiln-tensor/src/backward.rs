@@ -34,13 +34,15 @@ type IdMap<V> = HashMap<TensorId, V, BuildHasherDefault<IdHasher>>;
 type IdSet = HashSet<TensorId, BuildHasherDefault<IdHasher>>;
 
 /// The op that produced a tensor, its inputs, extra saved tensors, and the versions of all of
-/// them when they were saved.
+/// them when they were saved, plus the version of the output's storage when the output was made
+/// (backward rules that read the output need it unchanged).
 #[derive(Clone)]
 pub struct Node {
     pub(crate) op: OpKind,
     pub(crate) inputs: Vec<Tensor>,
     pub(crate) saved: Vec<Tensor>,
     versions: Vec<u64>,
+    out_version: u64,
 }
 
 impl Node {
@@ -60,7 +62,26 @@ impl Node {
             inputs: inputs.iter().map(|&t| t.clone()).collect(),
             saved,
             versions,
+            out_version: 0,
         })
+    }
+
+    /// Records the version of the output's storage; called once when the output is built.
+    pub(crate) fn set_out_version(&mut self, v: u64) {
+        self.out_version = v;
+    }
+
+    /// True when this op's backward rule reads its own output.
+    fn reads_output(&self) -> bool {
+        matches!(
+            self.op,
+            OpKind::Amax { .. }
+                | OpKind::Amin { .. }
+                | OpKind::LogSumExp { .. }
+                | OpKind::Norm { .. }
+                | OpKind::Softmax { .. }
+                | OpKind::LogSoftmax { .. }
+        )
     }
 
     pub fn op(&self) -> &OpKind {
@@ -71,8 +92,9 @@ impl Node {
         &self.inputs
     }
 
-    /// Errors when a tensor this node's backward reads was modified in place after it was saved.
-    fn check_versions(&self) -> Result<()> {
+    /// Errors when a tensor this node's backward reads (its inputs, saved tensors, or its output
+    /// `out`) was modified in place after it was saved.
+    fn check_versions(&self, out: &Tensor) -> Result<()> {
         let reads_inputs = !matches!(
             self.op,
             OpKind::Binary(BinaryOp::Add | BinaryOp::Sub)
@@ -97,16 +119,22 @@ impl Node {
                 | OpKind::TakeAlong { .. }
                 | OpKind::PutAlong { .. }
         );
+        let modified = |t: &Tensor, v: u64| {
+            Error::Autograd(format!(
+                "a tensor of shape {:?} saved by {} was modified by an in-place operation (version {v} when saved, now {}); \
+                 backward would give a wrong gradient. Clone it before modifying, or modify it after backward",
+                t.shape(),
+                self.op.name(),
+                t.version()
+            ))
+        };
+        if self.reads_output() && out.version() != self.out_version {
+            return Err(modified(out, self.out_version));
+        }
         let n_in = self.inputs.len();
         for (i, (t, &v)) in self.inputs.iter().chain(&self.saved).zip(&self.versions).enumerate() {
             if (i >= n_in || reads_inputs) && t.version() != v {
-                return Err(Error::Autograd(format!(
-                    "a tensor of shape {:?} saved by {} was modified by an in-place operation (version {v} when saved, now {}); \
-                     backward would give a wrong gradient. Clone it before modifying, or modify it after backward",
-                    t.shape(),
-                    self.op.name(),
-                    t.version()
-                )));
+                return Err(modified(t, v));
             }
         }
         Ok(())
@@ -221,7 +249,7 @@ fn run_backward(
         }
         match t.node() {
             Some(node) => {
-                node.check_versions()?;
+                node.check_versions(t)?;
                 let in_grads = input_grads(node, &g, t)?;
                 for (input, ig) in node.inputs.iter().zip(in_grads) {
                     let Some(ig) = ig else { continue };
@@ -384,7 +412,9 @@ fn input_grads(node: &Node, g: &Tensor, out: &Tensor) -> Result<Vec<Option<Tenso
                 BinaryOp::Mul => (g.mul(y)?, g.mul(x)?),
                 BinaryOp::Div => (g.div(y)?, g.neg()?.mul(x)?.div(&y.square()?)?),
                 BinaryOp::Pow => {
+                    // y x^(y-1), taken as 0 where y == 0 (0 * inf at x == 0 would be NaN).
                     let ga = g.mul(y)?.mul(&x.pow(&y.sub_scalar(1.0)?)?)?;
+                    let ga = ga.zeros_like().where_(&y.eq_scalar(0.0)?, &ga)?;
                     // d/dy x^y = x^y ln x, taken as 0 where x == 0 and y >= 0 (as PyTorch).
                     let zero_base = x.eq_scalar(0.0)?.logical_and(&y.ge_scalar(0.0)?)?;
                     let gb = g.mul(&x.pow(y)?.mul(&x.log()?)?)?;
@@ -518,12 +548,17 @@ fn input_grads(node: &Node, g: &Tensor, out: &Tensor) -> Result<Vec<Option<Tenso
         OpKind::SliceScatter { dim, start, len, step } => {
             let src = &node.inputs[1];
             let gb = g.slice_scatter(&src.zeros_like(), *dim, *start, *len, *step)?;
-            let gs = g.slice(
-                *dim as isize,
-                *start as isize,
-                Some((*start + (*len).saturating_sub(1) * *step + 1) as isize),
-                *step,
-            )?;
+            let gs = if *len == 0 {
+                // An empty slice: the slice of `g` would have length 1 from the end bound.
+                src.zeros_like().to_dtype(g.dtype())?
+            } else {
+                g.slice(
+                    *dim as isize,
+                    *start as isize,
+                    Some((*start + (*len - 1) * *step + 1) as isize),
+                    *step,
+                )?
+            };
             Ok(vec![Some(gb), Some(gs)])
         }
         OpKind::Expand => one(sum_to(g, x.shape())?),

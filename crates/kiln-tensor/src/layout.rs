@@ -16,10 +16,11 @@ pub struct Layout {
 /// Row-major strides for `shape`.
 pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
     let mut strides = vec![0; shape.len()];
-    let mut acc = 1;
+    let mut acc = 1usize;
     for i in (0..shape.len()).rev() {
         strides[i] = acc;
-        acc *= shape[i];
+        // Saturating: only an empty shape can overflow here, and its strides are never used.
+        acc = acc.saturating_mul(shape[i]);
     }
     strides
 }
@@ -32,6 +33,32 @@ pub fn normalize_dim(op: &'static str, dim: isize, rank: usize) -> Result<usize>
         return Err(Error::Dim { op, dim, rank });
     }
     Ok(d as usize)
+}
+
+/// The number of elements of `shape`, checked: errors (naming `op` and the shape) when the
+/// product overflows `usize` or `numel * dtype.size_in_bytes()` exceeds `isize::MAX` (the
+/// largest allocation). A shape with a zero dim has 0 elements even if the other dims' product
+/// overflows (as in PyTorch).
+pub fn checked_numel(op: &'static str, shape: &[usize], dtype: crate::DType) -> Result<usize> {
+    if shape.contains(&0) {
+        return Ok(0);
+    }
+    let n = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    match n {
+        Some(n)
+            if n.checked_mul(dtype.size_in_bytes())
+                .is_some_and(|b| b <= isize::MAX as usize) =>
+        {
+            Ok(n)
+        }
+        _ => Err(Error::shape(
+            op,
+            format!(
+                "shape {shape:?} of {} is too large (its size in bytes overflows)",
+                dtype.name()
+            ),
+        )),
+    }
 }
 
 /// Normalizes a list of dims, rejecting repeats. An empty list means every dim.
@@ -103,18 +130,22 @@ impl Layout {
     pub fn rank(&self) -> usize {
         self.shape.len()
     }
+    /// Number of elements (0 when some dim is 0, even if the others' product would overflow).
     pub fn numel(&self) -> usize {
+        if self.shape.contains(&0) {
+            return 0;
+        }
         self.shape.iter().product()
     }
 
     /// True when the elements are laid out row-major without gaps (size-1 dims ignored).
     pub fn is_contiguous(&self) -> bool {
-        let mut acc = 1;
+        let mut acc = 1usize;
         for i in (0..self.shape.len()).rev() {
             if self.shape[i] != 1 && self.strides[i] != acc {
                 return false;
             }
-            acc *= self.shape[i];
+            acc = acc.saturating_mul(self.shape[i]);
         }
         true
     }

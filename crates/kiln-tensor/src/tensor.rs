@@ -73,8 +73,11 @@ impl Tensor {
     }
 
     /// [`Tensor::from_parts`] when the storage's dtype is already known (saves taking its lock).
-    fn from_parts_typed(storage: Arc<StorageCell>, layout: Layout, dtype: DType, node: Option<Node>) -> Tensor {
+    fn from_parts_typed(storage: Arc<StorageCell>, layout: Layout, dtype: DType, mut node: Option<Node>) -> Tensor {
         debug_assert_eq!(storage.data.read().map(|s| s.dtype()).ok(), Some(dtype));
+        if let Some(n) = node.as_mut() {
+            n.set_out_version(storage.version.load(Ordering::Relaxed));
+        }
         Tensor(Arc::new(TensorImpl {
             id: TensorId::next(),
             storage,
@@ -95,7 +98,7 @@ impl Tensor {
     /// A contiguous tensor owning `storage` with `shape` (sizes checked by the caller), recording
     /// `node` for backward.
     pub(crate) fn from_storage_with(storage: Storage, shape: &[usize], node: Option<Node>) -> Tensor {
-        debug_assert_eq!(storage.len(), shape.iter().product::<usize>());
+        debug_assert_eq!(storage.len(), Layout::contiguous(shape).numel());
         let dtype = storage.dtype();
         Tensor::from_parts_typed(StorageCell::new(storage), Layout::contiguous(shape), dtype, node)
     }
@@ -109,7 +112,7 @@ impl Tensor {
     ///
     /// Errors when `data.len()` differs from the product of `shape`.
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
-        let n: usize = shape.iter().product();
+        let n = crate::layout::checked_numel("from_vec", shape, T::DTYPE)?;
         if data.len() != n {
             return Err(Error::shape(
                 "from_vec",

@@ -98,7 +98,20 @@ macro_rules! int_pow {
         impl PowElem for $t {
             #[inline(always)]
             fn pow_(self, e: Self) -> Self {
-                if e < (0 as $t) { 0 } else { self.wrapping_pow(e as u32) }
+                if e < (0 as $t) {
+                    return 0;
+                }
+                // Square-and-multiply over the full exponent (wrapping, like PyTorch); a cast
+                // to `u32` would truncate exponents above `u32::MAX`.
+                let (mut r, mut b, mut e) = (1 as $t, self, e as u64);
+                while e > 0 {
+                    if e & 1 == 1 {
+                        r = r.wrapping_mul(b);
+                    }
+                    b = b.wrapping_mul(b);
+                    e >>= 1;
+                }
+                r
             }
         }
     )*};
@@ -161,6 +174,7 @@ fn compute_dtype(d: DType) -> DType {
 
 fn broadcast_layouts(op: &'static str, a: &Tensor, b: &Tensor) -> Result<(Vec<usize>, Layout, Layout)> {
     let shape = broadcast_shapes(op, a.shape(), b.shape())?;
+    crate::layout::checked_numel(op, &shape, a.dtype())?;
     let la = a.layout().broadcast_to(op, &shape)?;
     let lb = b.layout().broadcast_to(op, &shape)?;
     Ok((shape, la, lb))
@@ -192,9 +206,9 @@ impl Tensor {
         let storage = {
             let (sa, sb) = (ca.storage(), cb.storage());
             match op {
-                BinaryOp::Add => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| x + y),
-                BinaryOp::Sub => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| x - y),
-                BinaryOp::Mul => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| x * y),
+                BinaryOp::Add => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| x.wadd(y)),
+                BinaryOp::Sub => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| x.wsub(y)),
+                BinaryOp::Mul => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| x.wmul(y)),
                 BinaryOp::Div => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| x / y),
                 BinaryOp::Pow => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| x.pow_(y)),
                 BinaryOp::Maximum => numeric2!(name, &*sa, &la, &*sb, &lb, into, |x, y| max_nan(x, y)),

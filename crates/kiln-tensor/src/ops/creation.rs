@@ -4,7 +4,7 @@
 use crate::backward::Node;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
-use crate::layout::Layout;
+use crate::layout::{checked_numel, Layout};
 use crate::op::OpKind;
 use crate::random::with_rng;
 use crate::storage::Storage;
@@ -94,7 +94,7 @@ impl Tensor {
 
     /// A tensor of `shape` filled with `value` converted to `dtype`.
     pub fn full(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
-        let n = shape.iter().product();
+        let n = checked_numel("full", shape, dtype)?;
         Ok(Tensor::from_storage(
             storage_from_f64(dtype, std::iter::repeat_n(value, n)),
             shape,
@@ -102,13 +102,20 @@ impl Tensor {
     }
 
     /// Zeros of `shape` and `dtype`.
+    ///
+    /// Infallible for convenience; panics (with the shape in the message) when the size in bytes
+    /// of `shape` overflows `isize::MAX`. Use [`Tensor::full`] for a `Result`.
     pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
-        Tensor::from_storage(Storage::zeros(dtype, shape.iter().product()), shape)
+        let n = checked_numel("zeros", shape, dtype).unwrap_or_else(|e| panic!("{e}"));
+        Tensor::from_storage(Storage::zeros(dtype, n), shape)
     }
 
     /// Ones of `shape` and `dtype`.
+    ///
+    /// Panics like [`Tensor::zeros`] on a shape too large to allocate.
     pub fn ones(shape: &[usize], dtype: DType) -> Tensor {
-        Tensor::full(shape, 1.0, dtype).expect("full cannot fail")
+        checked_numel("ones", shape, dtype).unwrap_or_else(|e| panic!("{e}"));
+        Tensor::full(shape, 1.0, dtype).expect("size checked above")
     }
 
     /// `start, start + step, ...` up to but excluding `end` (`torch.arange`).
@@ -119,10 +126,11 @@ impl Tensor {
                 format!("invalid range {start}..{end} step {step}"),
             ));
         }
-        let n = ((end - start) / step).ceil().max(0.0) as usize;
-        if n > isize::MAX as usize / 8 {
-            return Err(Error::invalid("arange", format!("{n} elements is too many")));
+        let len = ((end - start) / step).ceil().max(0.0);
+        if len >= usize::MAX as f64 {
+            return Err(Error::invalid("arange", format!("{len} elements is too many")));
         }
+        let n = checked_numel("arange", &[len as usize], dtype)?;
         Ok(Tensor::from_storage(
             storage_from_f64(dtype, (0..n).map(|i| start + i as f64 * step)),
             &[n],
@@ -131,6 +139,7 @@ impl Tensor {
 
     /// `steps` evenly spaced values from `start` to `end` inclusive (`torch.linspace`).
     pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Result<Tensor> {
+        checked_numel("linspace", &[steps], dtype)?;
         let step = if steps > 1 {
             (end - start) / (steps - 1) as f64
         } else {
@@ -149,7 +158,10 @@ impl Tensor {
     }
 
     /// The `n x n` identity matrix.
+    ///
+    /// Panics like [`Tensor::zeros`] when `n * n` elements are too many to allocate.
     pub fn eye(n: usize, dtype: DType) -> Tensor {
+        checked_numel("eye", &[n, n], dtype).unwrap_or_else(|e| panic!("{e}"));
         Tensor::from_storage(
             storage_from_f64(dtype, (0..n * n).map(|i| if i % (n + 1) == 0 { 1.0 } else { 0.0 })),
             &[n, n],
@@ -159,7 +171,7 @@ impl Tensor {
     /// Uniform samples in `[0, 1)` from the global generator ([`crate::manual_seed`]).
     pub fn rand(shape: &[usize], dtype: DType) -> Result<Tensor> {
         float_only("rand", dtype)?;
-        let n: usize = shape.iter().product();
+        let n = checked_numel("rand", shape, dtype)?;
         let v: Vec<f64> = with_rng(|g| (0..n).map(|_| g.next_f64()).collect());
         Ok(Tensor::from_storage(storage_from_f64(dtype, v.into_iter()), shape))
     }
@@ -167,7 +179,7 @@ impl Tensor {
     /// Standard normal samples from the global generator.
     pub fn randn(shape: &[usize], dtype: DType) -> Result<Tensor> {
         float_only("randn", dtype)?;
-        let n: usize = shape.iter().product();
+        let n = checked_numel("randn", shape, dtype)?;
         let v: Vec<f64> = with_rng(|g| (0..n).map(|_| g.next_normal()).collect());
         Ok(Tensor::from_storage(storage_from_f64(dtype, v.into_iter()), shape))
     }
@@ -177,7 +189,7 @@ impl Tensor {
         if high <= low {
             return Err(Error::invalid("randint", format!("empty range [{low}, {high})")));
         }
-        let n: usize = shape.iter().product();
+        let n = checked_numel("randint", shape, DType::I64)?;
         let v: Vec<i64> = with_rng(|g| (0..n).map(|_| g.next_range(low, high)).collect());
         Tensor::from_vec(v, shape)
     }

@@ -116,7 +116,7 @@ pub(crate) fn scatter_into(
     }
     fn add<T: Num>(d: &mut [T], s: &[T], dof: &[usize], sof: &[usize]) {
         for (&a, &b) in dof.iter().zip(sof) {
-            d[a] += s[b];
+            d[a] = d[a].wadd(s[b]);
         }
     }
     debug_assert!(!src.shares_storage(dst), "dst must be a fresh buffer");

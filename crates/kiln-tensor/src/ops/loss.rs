@@ -188,31 +188,19 @@ fn nll_loss_impl(
     float_input(op, input)?;
     let (t, wt) = class_targets(op, input, target, weight, ignore_index)?;
     let cd = class_dim(op, input)?;
-    let c = input.shape()[cd];
-    // A constant [.., C, ..] tensor holding w[t] at the target class and 0 elsewhere.
-    let inner: usize = input.shape()[cd + 1..].iter().product::<usize>().max(1);
-    let positions = t
-        .iter()
-        .zip(&wt)
-        .enumerate()
-        .filter(|(_, (_, &w))| w != 0.0)
-        .map(|(j, (&k, &w))| {
-            let (outer, i) = (j / inner, j % inner);
-            ((outer * c + k as usize) * inner + i, w)
-        });
-    let pick = match input.dtype() {
-        DType::F64 => {
-            let mut v = vec![0.0f64; input.numel()];
-            positions.for_each(|(p, w)| v[p] = w);
-            Tensor::from_vec(v, input.shape())?
-        }
-        dt => {
-            let mut v = vec![0.0f32; input.numel()];
-            positions.for_each(|(p, w)| v[p] = w as f32);
-            Tensor::from_vec(v, input.shape())?.to_dtype(dt)?
-        }
+    // Pick input[.., t, ..] with a gather along the class dim (ignored targets pick class 0 and
+    // are zeroed before weighting, so a -inf there gives no NaN).
+    let idx: Vec<i64> = t.iter().map(|&k| if k == ignore_index { 0 } else { k }).collect();
+    let idx = Tensor::from_vec(idx, target.shape())?.unsqueeze(cd as isize)?;
+    let picked = input.gather(cd as isize, &idx)?.squeeze_dim(cd as isize)?;
+    let keep: Vec<bool> = t.iter().map(|&k| k != ignore_index).collect();
+    let keep = Tensor::from_vec(keep, target.shape())?;
+    let picked = picked.where_(&keep, &picked.zeros_like())?;
+    let w = match input.dtype() {
+        DType::F64 => Tensor::from_vec(wt.clone(), target.shape())?,
+        dt => Tensor::from_vec(wt.iter().map(|&w| w as f32).collect::<Vec<f32>>(), target.shape())?.to_dtype(dt)?,
     };
-    let loss = input.mul(&pick)?.sum_dims(&[cd as isize], false)?.neg()?;
+    let loss = picked.mul(&w)?.neg()?;
     match reduction {
         Reduction::Mean => loss.sum()?.div_scalar(wt.iter().sum::<f64>()),
         r => reduce(loss, r),

@@ -29,7 +29,7 @@ fn scatter_rows<T: Num>(g: &[T], idx: &[i64], num_weights: usize, d: usize, padd
         }
         let dst = &mut out[i as usize * d..(i as usize + 1) * d];
         for (o, &v) in dst.iter_mut().zip(row) {
-            *o += v;
+            *o = o.wadd(v);
         }
     }
     out

@@ -51,7 +51,8 @@ fn put_add<T: Num>(src: &[T], idx: &[i64], out: &mut [T], (outer, ni, nx, inner)
         for j in 0..ni {
             for i in 0..inner {
                 let k = idx[(o * ni + j) * inner + i] as usize;
-                out[(o * nx + k) * inner + i] += src[(o * ni + j) * inner + i];
+                let p = (o * nx + k) * inner + i;
+                out[p] = out[p].wadd(src[(o * ni + j) * inner + i]);
             }
         }
     }

@@ -205,16 +205,30 @@ impl Tensor {
             OpKind::Softplus { beta, threshold },
         )
     }
-    /// Clamps into `[min, max]`; either bound may be absent. Integer tensors stay integer when the
-    /// bounds are whole numbers.
+    /// Clamps into `[min, max]`; either bound may be absent. Integer tensors stay integer (clamped
+    /// exactly, bounds outside the dtype's range saturate) when the bounds are whole numbers; a
+    /// fractional or infinite bound promotes them to the default float dtype.
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
         if self.dtype().is_int() {
-            let v: Vec<f64> = self
-                .to_vec_f64()
-                .into_iter()
-                .map(|v| v.max(min.unwrap_or(f64::MIN)).min(max.unwrap_or(f64::MAX)))
-                .collect();
-            return Tensor::from_vec(v, self.shape())?.to_dtype(self.dtype());
+            let integral = |b: Option<f64>| b.is_none_or(|v| v.is_finite() && v.fract() == 0.0);
+            if !(integral(min) && integral(max)) {
+                // A fractional bound promotes to the default float dtype, as in PyTorch.
+                return self.to_dtype(super::DEFAULT_FLOAT)?.clamp(min, max);
+            }
+            // Clamp natively (an f64 round trip would corrupt values above 2^53); bounds are
+            // whole numbers, compared exactly in i128.
+            let (lo, hi) = (min.map(|v| v as i128), max.map(|v| v as i128));
+            return match self.dtype() {
+                crate::DType::I64 => Tensor::from_vec(
+                    clamp_int(self.to_vec::<i64>()?, lo, hi, i64::MIN.into(), i64::MAX.into()),
+                    self.shape(),
+                ),
+                crate::DType::I32 => Tensor::from_vec(
+                    clamp_int(self.to_vec::<i32>()?, lo, hi, i32::MIN.into(), i32::MAX.into()),
+                    self.shape(),
+                ),
+                _ => Tensor::from_vec(clamp_int(self.to_vec::<u8>()?, lo, hi, 0, u8::MAX.into()), self.shape()),
+            };
         }
         self.param_unary("clamp", ParamFn::Clamp(min, max), OpKind::Clamp { min, max })
     }
@@ -237,6 +251,31 @@ impl Tensor {
             )),
         }
     }
+}
+
+/// `min(max(x, lo), hi)` of integers, with the bounds saturated to `T`'s range `[tmin, tmax]`.
+fn clamp_int<T: Copy + Into<i128> + TryFrom<i128>>(
+    v: Vec<T>,
+    lo: Option<i128>,
+    hi: Option<i128>,
+    tmin: i128,
+    tmax: i128,
+) -> Vec<T> {
+    let lo = lo.map(|b| b.clamp(tmin, tmax));
+    let hi = hi.map(|b| b.clamp(tmin, tmax));
+    v.into_iter()
+        .map(|x| {
+            let mut y: i128 = x.into();
+            if let Some(lo) = lo {
+                y = y.max(lo);
+            }
+            if let Some(hi) = hi {
+                y = y.min(hi);
+            }
+            // In range: the bounds were saturated to T's range.
+            T::try_from(y).unwrap_or(x)
+        })
+        .collect()
 }
 
 /// The PyTorch name of an attribute-free unary op.

@@ -44,6 +44,15 @@ fn resolve_shape(op: &'static str, dims: &[i64], numel: usize, from: &[usize]) -
             known = known.saturating_mul(d as usize);
         }
     }
+    if known == usize::MAX && !dims.contains(&0) {
+        return Err(Error::shape(
+            op,
+            format!("shape {dims:?} is too large (its number of elements overflows)"),
+        ));
+    }
+    if dims.contains(&0) {
+        known = 0;
+    }
     let mut out: Vec<usize> = dims.iter().map(|&d| d.max(0) as usize).collect();
     if let Some(i) = infer {
         if known == 0 || !numel.is_multiple_of(known) {
@@ -151,6 +160,20 @@ impl Tensor {
 
     /// `length` elements of `dim` starting at `start` (a view).
     pub fn narrow(&self, dim: isize, start: usize, length: usize) -> Result<Tensor> {
+        let d = normalize_dim("narrow", dim, self.rank())?;
+        if self.rank() == 0 {
+            return Err(Error::shape("narrow", "cannot narrow a 0-dim tensor"));
+        }
+        let n = self.shape()[d];
+        if start.checked_add(length).is_none_or(|end| end > n) {
+            return Err(Error::invalid(
+                "narrow",
+                format!(
+                    "start ({start}) + length ({length}) exceeds dimension size ({n}) of dim {d} of {:?}",
+                    self.shape()
+                ),
+            ));
+        }
         self.slice(dim, start as isize, Some((start + length) as isize), 1)
     }
 
@@ -213,17 +236,28 @@ impl Tensor {
     pub fn expand<S: ShapeArg + ?Sized>(&self, shape: &S) -> Result<Tensor> {
         let dims = shape.to_dims();
         let extra = dims.len().saturating_sub(self.rank());
-        let target: Vec<usize> = dims
-            .iter()
-            .enumerate()
-            .map(|(i, &d)| {
-                if d == -1 && i >= extra {
-                    self.shape()[i - extra]
-                } else {
-                    d.max(0) as usize
+        let mut target = Vec::with_capacity(dims.len());
+        for (i, &d) in dims.iter().enumerate() {
+            target.push(match d {
+                -1 if i >= extra => self.shape()[i - extra],
+                -1 => {
+                    return Err(Error::shape(
+                        "expand",
+                        format!(
+                            "-1 is not allowed in a new leading dim ({i}) when expanding {:?} to {dims:?}",
+                            self.shape()
+                        ),
+                    ))
                 }
-            })
-            .collect();
+                d if d < 0 => {
+                    return Err(Error::shape(
+                        "expand",
+                        format!("invalid size {d} in {dims:?} (expanding {:?})", self.shape()),
+                    ))
+                }
+                d => d as usize,
+            });
+        }
         self.broadcast_to(&target)
     }
 
@@ -232,6 +266,7 @@ impl Tensor {
         if shape == self.shape() {
             return Ok(self.clone());
         }
+        crate::layout::checked_numel("expand", shape, self.dtype())?;
         let l = self.layout().broadcast_to("expand", shape)?;
         Ok(self.view_with(l, Node::record(OpKind::Expand, &[self], vec![])))
     }
@@ -335,6 +370,11 @@ impl Tensor {
 
     /// Normalized, sorted dims for a reduction (empty means all).
     pub(crate) fn reduce_dims(&self, op: &'static str, dims: &[isize]) -> Result<Vec<usize>> {
+        if self.rank() == 0 {
+            // As in PyTorch, a 0-dim tensor accepts dim 0 / -1 and reduces nothing.
+            normalize_dims(op, dims, 1)?;
+            return Ok(Vec::new());
+        }
         normalize_dims(op, dims, self.rank())
     }
 }

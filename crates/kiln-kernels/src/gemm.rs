@@ -184,7 +184,7 @@ pub fn gemm_naive<T: Num>(
         for j in 0..n {
             let mut acc = T::ZERO;
             for p in 0..k {
-                acc += a[la.offset + i * la.rs + p * la.cs] * b[lb.offset + p * lb.rs + j * lb.cs];
+                acc = acc.wadd(a[la.offset + i * la.rs + p * la.cs].wmul(b[lb.offset + p * lb.rs + j * lb.cs]));
             }
             c[lc.offset + i * lc.rs + j * lc.cs] = acc;
         }

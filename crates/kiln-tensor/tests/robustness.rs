@@ -397,3 +397,14 @@ fn in_place_fast_path_still_refuses_leaves_requiring_grad() {
     no_grad(|| w.add_scaled_(&tensor!([1.0, 1.0]), -0.5)).unwrap();
     assert_eq!(w.to_vec::<f32>().unwrap(), vec![0.5, 1.5]);
 }
+
+#[test]
+fn repeat_and_integer_matmul_do_not_overflow_into_panics() {
+    let t = kiln_tensor::Tensor::zeros(&[2, 3], kiln_tensor::DType::F32);
+    let err = t.repeat(&[usize::MAX, 2]).unwrap_err().to_string();
+    assert!(err.starts_with("repeat:"), "{err}");
+    let a = kiln_tensor::Tensor::full(&[1, 16], 16.0, kiln_tensor::DType::U8).unwrap();
+    let b = kiln_tensor::Tensor::full(&[16, 1], 16.0, kiln_tensor::DType::U8).unwrap();
+    // 16 * 16 * 16 = 4096 wraps to 0 in u8, as in PyTorch.
+    assert_eq!(a.matmul(&b).unwrap().to_vec::<u8>().unwrap(), vec![0]);
+}

@@ -418,8 +418,15 @@ impl Tensor {
         for (&rep, s) in repeats.iter().zip(shape) {
             split.extend([1, s]);
             wide.extend([rep, s]);
-            out.push(rep * s);
+            let size = rep.checked_mul(s).ok_or_else(|| {
+                Error::shape(
+                    "repeat",
+                    format!("repeats {repeats:?} of shape {:?} overflow", self.shape()),
+                )
+            })?;
+            out.push(size);
         }
+        crate::layout::checked_numel("repeat", &out, self.dtype())?;
         let t = self.reshape(&split)?.expand(&wide)?.reshape(&out)?;
         if t.shares_storage(self) {
             t.deep_clone()

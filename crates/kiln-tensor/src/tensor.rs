@@ -184,6 +184,12 @@ impl Tensor {
         self.0.storage.data.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// True when this handle is the only one to its data: no clone, no view and no autograd
+    /// node holds it, so an op may overwrite the buffer in place instead of allocating.
+    pub(crate) fn is_unique(&self) -> bool {
+        Arc::strong_count(&self.0) == 1 && Arc::strong_count(&self.0.storage) == 1
+    }
+
     /// True when both tensors view the same buffer.
     pub fn shares_storage(&self, other: &Tensor) -> bool {
         Arc::ptr_eq(&self.0.storage, &other.0.storage)

@@ -232,3 +232,34 @@ fn rounding_follows_pytorch() {
     );
     assert_eq!(tensor!([-3, 4]).abs().unwrap().to_vec::<i64>().unwrap(), vec![3, 4]);
 }
+
+#[test]
+fn owned_operators_reuse_a_unique_buffer_and_never_a_shared_one() {
+    let x = tensor!([1.0, 2.0, 3.0]);
+    // `&x * 2.0` is a fresh unique tensor: `+ 1.0` writes into it (an in-place update bumps the
+    // version of its storage; an out-of-place result starts at version 0).
+    let y = (&x * 2.0) + 1.0;
+    assert_eq!(y.to_vec::<f32>().unwrap(), vec![3.0, 5.0, 7.0]);
+    assert_eq!(y.version(), 1);
+    // Shared through a clone or a view: computed out of place, the other handle is untouched.
+    let a = tensor!([1.0, 2.0]);
+    let keep = a.clone();
+    let b = a + 10.0;
+    assert_eq!(
+        (keep.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap()),
+        (vec![1.0, 2.0], vec![11.0, 12.0])
+    );
+    let c = tensor!([[1.0, 2.0], [3.0, 4.0]]);
+    let row = c.select(0, 0).unwrap();
+    let d = c * tensor!([2.0, 2.0]);
+    assert_eq!(row.to_vec::<f32>().unwrap(), vec![1.0, 2.0]);
+    assert_eq!(d.to_vec::<f32>().unwrap(), vec![2.0, 4.0, 6.0, 8.0]);
+    // A tensor that requires grad is never overwritten; the result records the op.
+    let w = tensor!([1.0, 2.0]).requires_grad_(true);
+    let z = w.detach().requires_grad_(true) * 3.0;
+    assert!(z.requires_grad() && !z.is_leaf());
+    assert_eq!(w.to_vec::<f32>().unwrap(), vec![1.0, 2.0]);
+    // Broadcasting that changes the shape falls back to out of place.
+    let e = tensor!([1.0, 2.0]) + tensor!([[1.0], [2.0]]);
+    assert_eq!(e.shape(), &[2, 2]);
+}

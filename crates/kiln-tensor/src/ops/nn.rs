@@ -173,37 +173,15 @@ impl Tensor {
         let storage = {
             let s = self.storage();
             let l = self.layout();
-            match &*s {
-                Storage::F32(v) => Storage::F32(scatter_rows(
-                    &gather_contiguous(v, l),
-                    &idx,
-                    num_weights,
-                    d,
-                    padding_idx,
-                )),
-                Storage::F64(v) => Storage::F64(scatter_rows(
-                    &gather_contiguous(v, l),
-                    &idx,
-                    num_weights,
-                    d,
-                    padding_idx,
-                )),
-                Storage::F16(v) => Storage::F16(scatter_rows(
-                    &gather_contiguous(v, l),
-                    &idx,
-                    num_weights,
-                    d,
-                    padding_idx,
-                )),
-                Storage::BF16(v) => Storage::BF16(scatter_rows(
-                    &gather_contiguous(v, l),
-                    &idx,
-                    num_weights,
-                    d,
-                    padding_idx,
-                )),
-                other => return Err(Error::dtype(OP, other.dtype(), "expected a floating-point gradient")),
+            macro_rules! rows {
+                ($($v:ident),*) => {
+                    match &*s {
+                        $(Storage::$v(v) => Storage::$v(scatter_rows(&gather_contiguous(v, l), &idx, num_weights, d, padding_idx)),)*
+                        other => return Err(Error::dtype(OP, other.dtype(), "expected a floating-point gradient")),
+                    }
+                };
             }
+            rows!(F32, F64, F16, BF16)
         };
         let node = Node::record(
             OpKind::EmbeddingBackward {

@@ -21,6 +21,22 @@ fn float_input(op: &'static str, x: &Tensor) -> Result<()> {
 }
 
 /// Checks an optional per-feature parameter: same dtype as the input and exactly `shape`.
+/// Errors unless `normalized_shape` is non-empty and is the trailing shape of `x`.
+fn check_normalized_shape(op: &'static str, normalized_shape: &[usize], x: &Tensor) -> Result<()> {
+    let (k, r) = (normalized_shape.len(), x.rank());
+    if k == 0 || k > r || &x.shape()[r - k..] != normalized_shape {
+        return Err(Error::shape(
+            op,
+            format!(
+                "given normalized_shape={normalized_shape:?}, expected input with shape [*, {}], but got input of size {:?}",
+                normalized_shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
+                x.shape()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn check_param(op: &'static str, what: &str, p: Option<&Tensor>, shape: &[usize], x: &Tensor) -> Result<()> {
     let Some(p) = p else { return Ok(()) };
     if p.shape() != shape {
@@ -95,18 +111,8 @@ impl Tensor {
     ) -> Result<Tensor> {
         const OP: &str = "layer_norm";
         float_input(OP, self)?;
-        let k = normalized_shape.len();
-        let r = self.rank();
-        if k == 0 || k > r || &self.shape()[r - k..] != normalized_shape {
-            return Err(Error::shape(
-                OP,
-                format!(
-                    "given normalized_shape={normalized_shape:?}, expected input with shape [*, {}], but got input of size {:?}",
-                    normalized_shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
-                    self.shape()
-                ),
-            ));
-        }
+        check_normalized_shape(OP, normalized_shape, self)?;
+        let (k, r) = (normalized_shape.len(), self.rank());
         check_param(OP, "weight", weight, normalized_shape, self)?;
         check_param(OP, "bias", bias, normalized_shape, self)?;
         let n: usize = normalized_shape.iter().product();
@@ -317,18 +323,8 @@ impl Tensor {
     pub fn rms_norm(&self, normalized_shape: &[usize], weight: Option<&Tensor>, eps: Option<f64>) -> Result<Tensor> {
         const OP: &str = "rms_norm";
         float_input(OP, self)?;
-        let k = normalized_shape.len();
-        let r = self.rank();
-        if k == 0 || k > r || &self.shape()[r - k..] != normalized_shape {
-            return Err(Error::shape(
-                OP,
-                format!(
-                    "given normalized_shape={normalized_shape:?}, expected input with shape [*, {}], but got input of size {:?}",
-                    normalized_shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
-                    self.shape()
-                ),
-            ));
-        }
+        check_normalized_shape(OP, normalized_shape, self)?;
+        let (k, r) = (normalized_shape.len(), self.rank());
         check_param(OP, "weight", weight, normalized_shape, self)?;
         let eps = eps.unwrap_or(if self.dtype() == DType::F64 {
             f64::EPSILON

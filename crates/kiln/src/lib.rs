@@ -19,8 +19,15 @@ pub use kiln_tensor::*;
 /// Sets the number of threads kernels use (`torch.set_num_threads`); `0` restores the default.
 pub use kiln_kernels::{num_threads, set_num_threads};
 
+/// Modules, layers, init, optimizers, schedulers and checkpoints (`torch.nn`, `torch.optim`).
+pub use kiln_nn as nn;
+
+/// Datasets, the data loader and transforms (`torch.utils.data`, `torchvision.transforms`).
+pub use kiln_data as data;
+
 /// The names a Kiln program usually needs.
 pub mod prelude {
+    pub use kiln_nn::{Forward, Module};
     pub use kiln_tensor::functional as F;
     pub use kiln_tensor::{
         grad, no_grad, s, tensor, Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions, DType, Device, Ellipsis, Error,

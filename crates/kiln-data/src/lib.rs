@@ -1,0 +1,1 @@
+//! Kiln's data loading, shaped like `torch.utils.data` and `torchvision.transforms`.

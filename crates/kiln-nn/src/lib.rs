@@ -4,6 +4,8 @@
 //!   `load_state_dict`, `train`/`eval`; `#[derive(Module)]` writes it for a struct of layers.
 //! - [`layers`]: `Linear`, convolutions, normalizations, attention, recurrent layers, ...
 //! - [`init`]: PyTorch's default initializations and the `torch.nn.init` functions.
+//! - [`optim`]: optimizers; `lr_scheduler`: learning-rate schedules; `clip_grad`: gradient clipping.
+//! - `serialize`: safetensors `state_dict` files and atomic training checkpoints.
 
 // Lets `#[derive(Module)]` inside this crate name it the way users' code does.
 extern crate self as kiln_nn;
@@ -11,6 +13,7 @@ extern crate self as kiln_nn;
 pub mod init;
 pub mod layers;
 mod module;
+pub mod optim;
 mod state_dict;
 
 pub use kiln_derive::Module;

@@ -28,12 +28,23 @@ pub enum Error {
     /// An autograd misuse (no graph, in-place change of a saved tensor, ...).
     #[error("autograd: {0}")]
     Autograd(String),
+    /// A file that cannot be read or written, or whose contents are malformed: names the file and
+    /// the problem (`data/train.idx: truncated: header says 60000 images, file holds 1200`).
+    #[error("{path}: {msg}")]
+    File { path: String, msg: String },
 }
 
 /// `Result` with Kiln's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// An [`Error::File`] for `path` (shown as given).
+    pub fn file(path: impl AsRef<std::path::Path>, msg: impl Into<String>) -> Self {
+        Error::File {
+            path: path.as_ref().display().to_string(),
+            msg: msg.into(),
+        }
+    }
     pub(crate) fn shape(op: &'static str, msg: impl Into<String>) -> Self {
         Error::Shape { op, msg: msg.into() }
     }

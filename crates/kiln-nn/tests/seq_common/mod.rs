@@ -1,6 +1,7 @@
 //! Reads the fixtures of `tests/fixtures/seq/generate.py` and checks a Kiln module against one
 //! case: strict `load_state_dict`, `state_dict()` keys in PyTorch's order, outputs, and the
 //! gradients of `sum(out_i * w_i)` for the float inputs and every parameter.
+#![allow(dead_code)] // each test file uses part of it
 
 use kiln_nn::{Module, StateDict};
 use kiln_tensor::{DType, Tensor};
@@ -12,7 +13,9 @@ pub const ATOL: f64 = 1e-5;
 
 /// Loads `tests/fixtures/seq/<file>` as a list of cases.
 pub fn load(file: &str) -> Vec<Value> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seq").join(file);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/seq")
+        .join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     match serde_json::from_str(&text) {
         Ok(Value::Array(cases)) => cases,
@@ -34,7 +37,11 @@ fn f32_values(v: &Value) -> Vec<f32> {
 }
 
 fn shape(v: &Value) -> Vec<usize> {
-    v.as_array().expect("shape").iter().map(|d| d.as_u64().expect("dim") as usize).collect()
+    v.as_array()
+        .expect("shape")
+        .iter()
+        .map(|d| d.as_u64().expect("dim") as usize)
+        .collect()
 }
 
 /// One fixture case, parsed.
@@ -71,7 +78,12 @@ impl Case {
             let n = e[0].as_str().expect("input name").to_string();
             let s = shape(&e[2]);
             let t = if e[1] == "bool" {
-                let b: Vec<bool> = e[3].as_array().expect("values").iter().map(|x| x.as_u64() == Some(1)).collect();
+                let b: Vec<bool> = e[3]
+                    .as_array()
+                    .expect("values")
+                    .iter()
+                    .map(|x| x.as_u64() == Some(1))
+                    .collect();
                 Tensor::from_vec(b, &s).expect("bool input")
             } else {
                 let t = Tensor::from_vec(f32_values(&e[3]), &s).expect("float input");
@@ -97,7 +109,12 @@ impl Case {
             .as_object()
             .expect("input_grads")
             .iter()
-            .map(|(k, g)| (k.clone(), Tensor::from_vec(f32_values(g), &input_shapes[k]).expect("grad")))
+            .map(|(k, g)| {
+                (
+                    k.clone(),
+                    Tensor::from_vec(f32_values(g), &input_shapes[k]).expect("grad"),
+                )
+            })
             .collect();
         let param_grads = v["param_grads"]
             .as_array()
@@ -121,7 +138,9 @@ impl Case {
     }
 
     pub fn input(&self, name: &str) -> &Tensor {
-        self.inputs.get(name).unwrap_or_else(|| panic!("{}: no input {name}", self.name))
+        self.inputs
+            .get(name)
+            .unwrap_or_else(|| panic!("{}: no input {name}", self.name))
     }
 
     pub fn opt(&self, name: &str) -> Option<&Tensor> {
@@ -129,19 +148,27 @@ impl Case {
     }
 
     pub fn usize(&self, key: &str) -> usize {
-        self.config[key].as_u64().unwrap_or_else(|| panic!("{}: config {key}", self.name)) as usize
+        self.config[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{}: config {key}", self.name)) as usize
     }
 
     pub fn f64(&self, key: &str) -> f64 {
-        self.config[key].as_f64().unwrap_or_else(|| panic!("{}: config {key}", self.name))
+        self.config[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{}: config {key}", self.name))
     }
 
     pub fn flag(&self, key: &str) -> bool {
-        self.config[key].as_bool().unwrap_or_else(|| panic!("{}: config {key}", self.name))
+        self.config[key]
+            .as_bool()
+            .unwrap_or_else(|| panic!("{}: config {key}", self.name))
     }
 
     pub fn arg(&self, key: &str) -> bool {
-        self.args[key].as_bool().unwrap_or_else(|| panic!("{}: arg {key}", self.name))
+        self.args[key]
+            .as_bool()
+            .unwrap_or_else(|| panic!("{}: arg {key}", self.name))
     }
 
     /// Loads the case's state strictly into `m` and checks `m.state_dict()`'s keys and their order.
@@ -175,11 +202,19 @@ impl Case {
         }
         loss.expect("at least one output").backward().expect("backward");
         for (name, g) in &self.input_grads {
-            let ours = self.input(name).grad().unwrap_or_else(|| panic!("{}: no grad for input {name}", self.name));
+            let ours = self
+                .input(name)
+                .grad()
+                .unwrap_or_else(|| panic!("{}: no grad for input {name}", self.name));
             close(&format!("{}: grad of input {name}", self.name), &ours, g);
         }
         let params = m.named_parameters();
-        assert_eq!(params.len(), self.param_grads.len(), "{}: number of parameters", self.name);
+        assert_eq!(
+            params.len(),
+            self.param_grads.len(),
+            "{}: number of parameters",
+            self.name
+        );
         for ((name, p), (tname, g)) in params.iter().zip(&self.param_grads) {
             assert_eq!(name, tname, "{}: parameter order", self.name);
             let ours = p.grad().unwrap_or_else(|| panic!("{}: no grad for {name}", self.name));
@@ -195,6 +230,10 @@ fn close(what: &str, actual: &Tensor, expected: &Tensor) {
     let e = expected.to_vec_f64();
     for (i, (x, y)) in a.iter().zip(&e).enumerate() {
         let ok = x == y || (x - y).abs() <= ATOL + RTOL * y.abs();
-        assert!(ok, "{what}: element {i}: {x} vs torch {y} (shape {:?})", expected.shape());
+        assert!(
+            ok,
+            "{what}: element {i}: {x} vs torch {y} (shape {:?})",
+            expected.shape()
+        );
     }
 }

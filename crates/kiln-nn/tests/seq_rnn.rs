@@ -89,19 +89,31 @@ fn parameter_names_shapes_and_init() -> Result<()> {
     let sd = m.state_dict();
     assert_eq!(sd.get("weight_ih_l0").map(|t| t.shape().to_vec()), Some(vec![20, 3]));
     assert_eq!(sd.get("weight_ih_l1").map(|t| t.shape().to_vec()), Some(vec![20, 10]));
-    assert_eq!(sd.get("weight_hh_l1_reverse").map(|t| t.shape().to_vec()), Some(vec![20, 5]));
+    assert_eq!(
+        sd.get("weight_hh_l1_reverse").map(|t| t.shape().to_vec()),
+        Some(vec![20, 5])
+    );
     let bound = 1.0 / 5f64.sqrt();
     for (_, t) in sd.iter() {
         assert!(t.to_vec_f64().iter().all(|x| x.abs() <= bound));
     }
-    assert_eq!(m.weights(1, true).map(|w| w.weight_ih.shape().to_vec()), Some(vec![20, 10]));
+    assert_eq!(
+        m.weights(1, true).map(|w| w.weight_ih.shape().to_vec()),
+        Some(vec![20, 10])
+    );
     assert!(m.weights(2, false).is_none());
 
     let g = GRU::with_config(2, 4, RnnConfig::default().bias(false))?;
     assert_eq!(keys(&g), ["weight_ih_l0", "weight_hh_l0"]);
-    assert_eq!(g.weights(0, false).map(|w| w.weight_hh.shape().to_vec()), Some(vec![12, 4]));
+    assert_eq!(
+        g.weights(0, false).map(|w| w.weight_hh.shape().to_vec()),
+        Some(vec![12, 4])
+    );
     assert!(g.weights(0, true).is_none());
-    assert_eq!(keys(&LSTMCell::new(2, 3)?), ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]);
+    assert_eq!(
+        keys(&LSTMCell::new(2, 3)?),
+        ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
+    );
     assert_eq!(GRUCell::new(2, 3)?.weight_ih.shape(), &[9, 2]);
     Ok(())
 }
@@ -137,10 +149,16 @@ fn errors_name_the_layer_and_values() -> Result<()> {
     let lstm = LSTM::with_config(3, 4, RnnConfig::default().num_layers(2))?;
     let r4 = Tensor::zeros(&[1, 2, 3, 3], DType::F32);
     let msg = err(lstm.forward(&r4, None));
-    assert!(msg.contains("LSTM: Expected input to be 2D or 3D, got 4D instead"), "{msg}");
+    assert!(
+        msg.contains("LSTM: Expected input to be 2D or 3D, got 4D instead"),
+        "{msg}"
+    );
     let wrong = Tensor::zeros(&[5, 2, 4], DType::F32);
     let msg = err(lstm.forward(&wrong, None));
-    assert!(msg.contains("input.size(-1) must be equal to input_size. Expected 3, got 4"), "{msg}");
+    assert!(
+        msg.contains("input.size(-1) must be equal to input_size. Expected 3, got 4"),
+        "{msg}"
+    );
     let x = Tensor::zeros(&[5, 2, 3], DType::F32);
     let h = Tensor::zeros(&[2, 2, 4], DType::F32);
     let bad_h = Tensor::zeros(&[1, 2, 4], DType::F32);
@@ -150,24 +168,36 @@ fn errors_name_the_layer_and_values() -> Result<()> {
     assert!(msg.contains("Expected hx[1] size"), "{msg}");
     let h2 = Tensor::zeros(&[2, 4], DType::F32);
     let msg = err(lstm.forward(&x, Some((&h2, &h2))));
-    assert!(msg.contains("For batched 3-D input, hx[0] should also be 3-D but got 2-D"), "{msg}");
+    assert!(
+        msg.contains("For batched 3-D input, hx[0] should also be 3-D but got 2-D"),
+        "{msg}"
+    );
     let empty = Tensor::zeros(&[0, 2, 3], DType::F32);
     assert!(err(lstm.forward(&empty, None)).contains("non-empty sequence"));
 
     let gru = GRU::new(3, 4)?;
     let unbatched = Tensor::zeros(&[5, 3], DType::F32);
     let msg = err(gru.forward(&unbatched, Some(&h)));
-    assert!(msg.contains("For unbatched 2-D input, hx should also be 2-D but got 3-D"), "{msg}");
+    assert!(
+        msg.contains("For unbatched 2-D input, hx should also be 2-D but got 3-D"),
+        "{msg}"
+    );
     let msg = err(gru.forward(&Tensor::zeros(&[3], DType::F32), None));
     assert!(msg.contains("GRU: Expected input to be 2D or 3D, got 1D"), "{msg}");
 
     let cell = LSTMCell::new(3, 4)?;
     let msg = err(cell.forward(&x, None));
-    assert!(msg.contains("LSTMCell: Expected input to be 1D or 2D, got 3D instead"), "{msg}");
+    assert!(
+        msg.contains("LSTMCell: Expected input to be 1D or 2D, got 3D instead"),
+        "{msg}"
+    );
     let msg = err(cell.forward(&Tensor::zeros(&[2, 5], DType::F32), None));
     assert!(msg.contains("inconsistent input_size: got 5, expected 3"), "{msg}");
     let gcell = GRUCell::new(3, 4)?;
-    let msg = err(gcell.forward(&Tensor::zeros(&[2, 3], DType::F32), Some(&Tensor::zeros(&[3, 4], DType::F32))));
+    let msg = err(gcell.forward(
+        &Tensor::zeros(&[2, 3], DType::F32),
+        Some(&Tensor::zeros(&[3, 4], DType::F32)),
+    ));
     assert!(msg.contains("Expected hx of shape [2, 4], got [3, 4]"), "{msg}");
     Ok(())
 }

@@ -91,7 +91,16 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
             .unnamed
             .iter()
             .enumerate()
-            .map(|(i, f)| (Member::Unnamed(Index { index: i as u32, span: Span::call_site() }), i.to_string(), f))
+            .map(|(i, f)| {
+                (
+                    Member::Unnamed(Index {
+                        index: i as u32,
+                        span: Span::call_site(),
+                    }),
+                    i.to_string(),
+                    f,
+                )
+            })
             .collect(),
         Fields::Unit => Vec::new(),
     };
@@ -119,7 +128,10 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
             FieldRole::Skip => {}
             FieldRole::Training => {
                 if training_field.is_some() {
-                    return Err(syn::Error::new(field.span(), "only one #[module(training)] field is allowed"));
+                    return Err(syn::Error::new(
+                        field.span(),
+                        "only one #[module(training)] field is allowed",
+                    ));
                 }
                 set_training.push(quote!(self.#member = training;));
                 training_field = Some(member.clone());

@@ -10,10 +10,12 @@
 // Lets `#[derive(Module)]` inside this crate name it the way users' code does.
 extern crate self as kiln_nn;
 
+pub mod checkpoint;
 pub mod init;
 pub mod layers;
 mod module;
 pub mod optim;
+pub mod serialize;
 mod state_dict;
 
 pub use kiln_derive::Module;

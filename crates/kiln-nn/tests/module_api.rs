@@ -29,7 +29,11 @@ struct Net {
 }
 
 fn block() -> Result<Block> {
-    Ok(Block { fc: Linear::new(3, 3)?, scale: Tensor::ones(&[3], DType::F32), training: true })
+    Ok(Block {
+        fc: Linear::new(3, 3)?,
+        scale: Tensor::ones(&[3], DType::F32),
+        training: true,
+    })
 }
 
 fn net() -> Result<Net> {
@@ -92,13 +96,19 @@ fn load_state_dict_copies_values_and_reports_keys() -> Result<()> {
     let b = net()?;
     b.load_state_dict(&a.state_dict(), true)?;
     let x = Tensor::randn(&[5, 4], DType::F32)?;
-    assert_eq!(a.features.forward(&x)?.to_vec::<f32>()?, b.features.forward(&x)?.to_vec::<f32>()?);
+    assert_eq!(
+        a.features.forward(&x)?.to_vec::<f32>()?,
+        b.features.forward(&x)?.to_vec::<f32>()?
+    );
 
     let mut partial: StateDict = a.state_dict();
     partial.remove("head.bias");
     partial.insert("extra.weight", Tensor::zeros(&[1], DType::F32));
     let err = b.load_state_dict(&partial, true).unwrap_err().to_string();
-    assert!(err.contains("missing keys: head.bias") && err.contains("unexpected keys: extra.weight"), "{err}");
+    assert!(
+        err.contains("missing keys: head.bias") && err.contains("unexpected keys: extra.weight"),
+        "{err}"
+    );
     let report = b.load_state_dict(&partial, false)?;
     assert_eq!(report.missing_keys, ["head.bias"]);
     assert_eq!(report.unexpected_keys, ["extra.weight"]);
@@ -117,7 +127,10 @@ fn load_state_dict_copies_values_and_reports_keys() -> Result<()> {
 fn to_dtype_converts_parameters_and_keeps_them_trainable() -> Result<()> {
     let mut l = Linear::new(2, 2)?;
     l.to_dtype(DType::F64)?;
-    assert!(l.parameters().iter().all(|p| p.dtype() == DType::F64 && p.requires_grad()));
+    assert!(l
+        .parameters()
+        .iter()
+        .all(|p| p.dtype() == DType::F64 && p.requires_grad()));
     let y = l.forward(&Tensor::ones(&[1, 2], DType::F64))?;
     y.sum()?.backward()?;
     assert!(l.weight.grad().is_some());

@@ -16,7 +16,12 @@ pub struct LayerNormConfig {
 
 impl Default for LayerNormConfig {
     fn default() -> Self {
-        LayerNormConfig { eps: 1e-5, elementwise_affine: true, bias: true, dtype: DType::F32 }
+        LayerNormConfig {
+            eps: 1e-5,
+            elementwise_affine: true,
+            bias: true,
+            dtype: DType::F32,
+        }
     }
 }
 
@@ -65,12 +70,22 @@ impl LayerNorm {
         } else {
             (None, None)
         };
-        Ok(LayerNorm { weight, bias, normalized_shape: normalized_shape.to_vec(), eps: cfg.eps })
+        Ok(LayerNorm {
+            weight,
+            bias,
+            normalized_shape: normalized_shape.to_vec(),
+            eps: cfg.eps,
+        })
     }
 }
 
 impl Forward for LayerNorm {
     fn forward(&self, input: &Tensor) -> Result<Tensor> {
-        input.layer_norm(&self.normalized_shape, self.weight.as_ref(), self.bias.as_ref(), self.eps)
+        input.layer_norm(
+            &self.normalized_shape,
+            self.weight.as_ref(),
+            self.bias.as_ref(),
+            self.eps,
+        )
     }
 }

@@ -12,7 +12,10 @@ pub struct LinearConfig {
 
 impl Default for LinearConfig {
     fn default() -> Self {
-        LinearConfig { bias: true, dtype: DType::F32 }
+        LinearConfig {
+            bias: true,
+            dtype: DType::F32,
+        }
     }
 }
 
@@ -55,16 +58,30 @@ impl Linear {
             });
         }
         let weight = Tensor::zeros(&[out_features, in_features], cfg.dtype);
-        init::kaiming_uniform_(&weight, 5f64.sqrt(), init::FanMode::FanIn, init::Nonlinearity::LeakyRelu)?;
+        init::kaiming_uniform_(
+            &weight,
+            5f64.sqrt(),
+            init::FanMode::FanIn,
+            init::Nonlinearity::LeakyRelu,
+        )?;
         let bias = if cfg.bias {
             let b = Tensor::zeros(&[out_features], cfg.dtype);
-            let bound = if in_features > 0 { 1.0 / (in_features as f64).sqrt() } else { 0.0 };
+            let bound = if in_features > 0 {
+                1.0 / (in_features as f64).sqrt()
+            } else {
+                0.0
+            };
             init::uniform_(&b, -bound, bound)?;
             Some(parameter(b))
         } else {
             None
         };
-        Ok(Linear { weight: parameter(weight), bias, in_features, out_features })
+        Ok(Linear {
+            weight: parameter(weight),
+            bias,
+            in_features,
+            out_features,
+        })
     }
 }
 

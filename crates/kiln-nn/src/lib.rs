@@ -10,14 +10,18 @@
 // Lets `#[derive(Module)]` inside this crate name it the way users' code does.
 extern crate self as kiln_nn;
 
+pub mod checkpoint;
 pub mod init;
 pub mod layers;
+pub mod loss;
 mod module;
 pub mod optim;
+pub mod serialize;
 mod state_dict;
 
 pub use kiln_derive::Module;
 pub use kiln_tensor::{Result, Tensor};
 pub use layers::*;
+pub use loss::{BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss};
 pub use module::{join_name, parameter, Forward, Module, ModuleField, TensorField, TensorKind};
 pub use state_dict::{LoadReport, StateDict};

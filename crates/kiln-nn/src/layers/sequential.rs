@@ -15,6 +15,7 @@ impl Sequential {
     }
 
     /// Appends a module (builder form): `Sequential::new().add(Linear::new(4, 8)?).add(ReLU)`.
+    #[allow(clippy::should_implement_trait)] // a builder step, not arithmetic
     pub fn add<M: Forward + Send + Sync + 'static>(mut self, m: M) -> Self {
         self.layers.push(Box::new(m));
         self

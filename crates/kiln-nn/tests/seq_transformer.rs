@@ -1,12 +1,13 @@
 //! `TransformerEncoderLayer` and `TransformerEncoder` against PyTorch
 //! (`fixtures/seq/transformer.json`): post- and pre-norm, relu and gelu, eval mode and train mode
-//! with dropout 0, masks, `batch_first`, no bias, unbatched input, stacks with a final norm.
+//! with dropout 0, masks, `batch_first`, no bias, unbatched input, stacks with a final norm; the
+//! same for `TransformerDecoderLayer` and `TransformerDecoder`.
 
 mod seq_common;
 
 use kiln_nn::{
-    generate_square_subsequent_mask, Activation, Forward, LayerNorm, Module, TransformerEncoder,
-    TransformerEncoderLayer, TransformerEncoderLayerConfig,
+    generate_square_subsequent_mask, Activation, DecoderArgs, Forward, LayerNorm, Module, TransformerDecoder,
+    TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer, TransformerEncoderLayerConfig,
 };
 use kiln_tensor::{DType, Result, Tensor};
 use seq_common::{load, Case};
@@ -25,6 +26,35 @@ fn layer_config(case: &Case) -> TransformerEncoderLayerConfig {
         .batch_first(case.flag("batch_first"))
         .norm_first(case.flag("norm_first"))
         .bias(case.flag("bias"))
+}
+
+fn run_decoder(case: &Case) {
+    let fail = |e: kiln_tensor::Error| -> ! { panic!("{}: {e}", case.name) };
+    let layer = TransformerDecoderLayer::with_config(case.usize("d_model"), case.usize("nhead"), layer_config(case))
+        .unwrap_or_else(|e| fail(e));
+    let (tgt, memory) = (case.input("tgt"), case.input("memory"));
+    let args = DecoderArgs {
+        tgt_mask: case.opt("tgt_mask"),
+        memory_mask: case.opt("memory_mask"),
+        tgt_key_padding_mask: case.opt("tgt_key_padding_mask"),
+        memory_key_padding_mask: case.opt("memory_key_padding_mask"),
+        tgt_is_causal: case.arg("tgt_is_causal"),
+        memory_is_causal: case.arg("memory_is_causal"),
+    };
+    if case.config.get("num_layers").is_some() {
+        let norm = case
+            .flag("final_norm")
+            .then(|| LayerNorm::new(&[case.usize("d_model")]).expect("norm"));
+        let mut dec = TransformerDecoder::new(layer, case.usize("num_layers"), norm).unwrap_or_else(|e| fail(e));
+        case.load_into(&mut dec);
+        let out = dec.forward(tgt, memory, args).unwrap_or_else(|e| fail(e));
+        case.check(&dec, &[out]);
+    } else {
+        let mut layer = layer;
+        case.load_into(&mut layer);
+        let out = layer.forward(tgt, memory, args).unwrap_or_else(|e| fail(e));
+        case.check(&layer, &[out]);
+    }
 }
 
 fn run(case: &Case) {
@@ -54,12 +84,22 @@ fn run(case: &Case) {
 }
 
 #[test]
-fn encoder_layers_match_pytorch() {
+fn encoder_and_decoder_layers_match_pytorch() {
     let cases = load("transformer.json");
-    assert!(cases.len() >= 9);
+    assert!(cases.len() >= 12);
+    let mut decoders = 0;
     for c in &cases {
-        run(&Case::parse(c));
+        let case = Case::parse(c);
+        match c["module"].as_str() {
+            Some("encoder_layer" | "encoder") => run(&case),
+            Some("decoder_layer" | "decoder") => {
+                decoders += 1;
+                run_decoder(&case)
+            }
+            other => panic!("{}: unknown module {other:?}", case.name),
+        }
     }
+    assert_eq!(decoders, 3);
 }
 
 #[test]
@@ -89,6 +129,36 @@ fn submodule_names_follow_pytorch() -> Result<()> {
     let sd = enc.state_dict();
     assert_eq!(sd.len(), 3 * 12 + 2);
     assert!(sd.contains_key("layers.2.self_attn.out_proj.weight") && sd.contains_key("norm.bias"));
+    Ok(())
+}
+
+#[test]
+fn decoder_submodule_names_follow_pytorch() -> Result<()> {
+    let layer = TransformerDecoderLayer::new(4, 2)?;
+    let keys: Vec<String> = layer.state_dict().keys().map(str::to_string).collect();
+    assert_eq!(keys.len(), 4 + 4 + 4 + 6);
+    assert_eq!(keys[4], "multihead_attn.in_proj_weight");
+    assert_eq!(
+        keys[8..12],
+        ["linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias"]
+    );
+    assert_eq!(keys[17], "norm3.bias");
+    assert_eq!(layer.linear1.weight.shape(), &[2048, 4]);
+    let dec = TransformerDecoder::new(layer, 2, None)?;
+    assert_eq!(dec.state_dict().len(), 2 * 18);
+    assert!(!dec.layers[0]
+        .linear2
+        .weight
+        .shares_storage(&dec.layers[1].linear2.weight));
+    let x = Tensor::zeros(&[3, 2, 4], DType::F32);
+    let mem = Tensor::zeros(&[5, 2, 4], DType::F32);
+    let bad = Tensor::zeros(&[3, 3], DType::Bool);
+    let msg = dec
+        .forward(&x, &mem, DecoderArgs::default().memory_mask(&bad))
+        .expect_err("mask")
+        .to_string();
+    assert!(msg.contains("2D attn_mask is [3, 3], but should be [3, 5]"), "{msg}");
+    assert_eq!(dec.forward(&x, &mem, DecoderArgs::default())?.shape(), &[3, 2, 4]);
     Ok(())
 }
 

@@ -13,6 +13,7 @@ mod lstm;
 mod rnn_common;
 mod sequential;
 mod transformer;
+mod transformer_decoder;
 
 pub use attention::{MhaArgs, MultiheadAttention, MultiheadAttentionConfig};
 pub use dropout::Dropout;
@@ -25,4 +26,7 @@ pub use sequential::Sequential;
 pub use transformer::{
     generate_square_subsequent_mask, Activation, TransformerEncoder, TransformerEncoderLayer,
     TransformerEncoderLayerConfig,
+};
+pub use transformer_decoder::{
+    DecoderArgs, TransformerDecoder, TransformerDecoderLayer, TransformerDecoderLayerConfig,
 };

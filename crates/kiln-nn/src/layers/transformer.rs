@@ -163,13 +163,8 @@ impl TransformerEncoderLayer {
             self.dropout1.forward(&y)
         };
         let ff = |x: &Tensor| -> Result<Tensor> {
-            let y = self.linear1.forward(x)?;
-            let y = match self.config.activation {
-                Activation::Relu => y.relu()?,
-                Activation::Gelu => y.gelu("none")?,
-            };
-            self.dropout2
-                .forward(&self.linear2.forward(&self.dropout.forward(&y)?)?)
+            let y = feed_forward(&self.linear1, &self.dropout, &self.linear2, self.config.activation, x)?;
+            self.dropout2.forward(&y)
         };
         if self.config.norm_first {
             let x = src.add(&sa(&self.norm1.forward(src)?)?)?;
@@ -201,21 +196,10 @@ impl TransformerEncoder {
     /// Like PyTorch, every layer starts as a copy of `encoder_layer` (same values, separate
     /// parameters), so the layers' initial weights are equal.
     pub fn new(encoder_layer: TransformerEncoderLayer, num_layers: usize, norm: Option<LayerNorm>) -> Result<Self> {
-        let state = encoder_layer.state_dict();
-        let mut layers = Vec::with_capacity(num_layers);
-        for _ in 1..num_layers {
-            let mut l = TransformerEncoderLayer::with_config(
-                encoder_layer.d_model,
-                encoder_layer.nhead,
-                encoder_layer.config.clone(),
-            )?;
-            l.load_state_dict(&state, true)?;
-            l.set_training(encoder_layer.is_training());
-            layers.push(l);
-        }
-        if num_layers > 0 {
-            layers.insert(0, encoder_layer);
-        }
+        let (d_model, nhead, cfg) = (encoder_layer.d_model, encoder_layer.nhead, encoder_layer.config.clone());
+        let layers = copies(encoder_layer, num_layers, || {
+            TransformerEncoderLayer::with_config(d_model, nhead, cfg.clone())
+        })?;
         Ok(TransformerEncoder { layers, norm })
     }
 
@@ -244,6 +228,41 @@ impl Forward for TransformerEncoder {
     fn forward(&self, input: &Tensor) -> Result<Tensor> {
         TransformerEncoder::forward(self, input, None, None, false)
     }
+}
+
+/// `linear2(dropout(activation(linear1(x))))`, the feed-forward block of the transformer layers
+/// (without their final dropout).
+pub(crate) fn feed_forward(
+    linear1: &Linear,
+    dropout: &Dropout,
+    linear2: &Linear,
+    activation: Activation,
+    x: &Tensor,
+) -> Result<Tensor> {
+    let y = linear1.forward(x)?;
+    let y = match activation {
+        Activation::Relu => y.relu()?,
+        Activation::Gelu => y.gelu("none")?,
+    };
+    linear2.forward(&dropout.forward(&y)?)
+}
+
+/// `n` layers equal to `layer` with separate parameters (PyTorch's `_get_clones`): `layer` itself
+/// and `n - 1` fresh ones from `make` loaded with its state and training mode.
+pub(crate) fn copies<L: Module>(layer: L, n: usize, make: impl Fn() -> Result<L>) -> Result<Vec<L>> {
+    let state = layer.state_dict();
+    let mut layers = Vec::with_capacity(n);
+    if n == 0 {
+        return Ok(layers);
+    }
+    for _ in 1..n {
+        let mut l = make()?;
+        l.load_state_dict(&state, true)?;
+        l.set_training(layer.is_training());
+        layers.push(l);
+    }
+    layers.insert(0, layer);
+    Ok(layers)
 }
 
 /// The causal mask `[sz, sz]`: `-inf` above the diagonal, `0` elsewhere

@@ -201,3 +201,49 @@ fn errors_name_the_layer_and_values() -> Result<()> {
     assert!(msg.contains("Expected hx of shape [2, 4], got [3, 4]"), "{msg}");
     Ok(())
 }
+
+#[test]
+fn layers_equal_their_cells_stepped_by_hand() -> Result<()> {
+    kiln_tensor::manual_seed(4);
+    let x = Tensor::randn(&[7, 2, 3], DType::F32)?;
+    let lstm = LSTM::with_config(3, 4, RnnConfig::default().bidirectional(true))?;
+    let gru = GRU::with_config(3, 4, RnnConfig::default().bidirectional(true))?;
+    let (lstm_out, (lstm_h, _)) = lstm.forward(&x, None)?;
+    let (gru_out, gru_h) = gru.forward(&x, None)?;
+    for reverse in [false, true] {
+        let lcell = LSTMCell::new(3, 4)?;
+        let gcell = GRUCell::new(3, 4)?;
+        let sd = |m: &dyn Fn(&str) -> Option<Tensor>| -> kiln_nn::StateDict {
+            ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
+                .iter()
+                .map(|k| {
+                    let name = format!("{k}_l0{}", if reverse { "_reverse" } else { "" });
+                    (k.to_string(), m(&name).expect("weight"))
+                })
+                .collect()
+        };
+        let (lsd, gsd) = (lstm.state_dict(), gru.state_dict());
+        lcell.load_state_dict(&sd(&|n| lsd.get(n).cloned()), true)?;
+        gcell.load_state_dict(&sd(&|n| gsd.get(n).cloned()), true)?;
+        let (mut h, mut c, mut g) = (None::<Tensor>, None::<Tensor>, None::<Tensor>);
+        let order: Vec<usize> = if reverse {
+            (0..7).rev().collect()
+        } else {
+            (0..7).collect()
+        };
+        let d = usize::from(reverse);
+        for t in order {
+            let xt = x.select(0, t as isize)?;
+            let (h1, c1) = lcell.forward(&xt, h.as_ref().zip(c.as_ref()))?;
+            let g1 = gcell.forward(&xt, g.as_ref())?;
+            let expect_l = lstm_out.select(0, t as isize)?.narrow(1, 4 * d, 4)?;
+            let expect_g = gru_out.select(0, t as isize)?.narrow(1, 4 * d, 4)?;
+            kiln_tensor::testing::assert_close(&h1, &expect_l, 1e-5, 1e-6);
+            kiln_tensor::testing::assert_close(&g1, &expect_g, 1e-5, 1e-6);
+            (h, c, g) = (Some(h1), Some(c1), Some(g1));
+        }
+        kiln_tensor::testing::assert_close(&h.expect("h"), &lstm_h.select(0, d as isize)?, 1e-5, 1e-6);
+        kiln_tensor::testing::assert_close(&g.expect("g"), &gru_h.select(0, d as isize)?, 1e-5, 1e-6);
+    }
+    Ok(())
+}

@@ -112,6 +112,18 @@ impl<'a> MhaArgs<'a> {
 /// Parameters: `in_proj_weight` `[3E, E]` (xavier-uniform, rows `q | k | v`), `in_proj_bias`
 /// `[3E]` (zeros), `out_proj.weight` `[E, E]` (Linear's default init), `out_proj.bias` `[E]`
 /// (zeros).
+///
+/// ```
+/// use kiln_nn::{MhaArgs, MultiheadAttention};
+/// use kiln_tensor::{DType, Tensor};
+/// # fn main() -> kiln_tensor::Result<()> {
+/// let mha = MultiheadAttention::new(8, 2)?;
+/// let x = Tensor::randn(&[5, 3, 8], DType::F32)?; // [L, N, E]
+/// let (y, w) = mha.forward(&x, &x, &x, MhaArgs::default())?;
+/// assert_eq!(y.shape(), &[5, 3, 8]);
+/// assert_eq!(w.map(|w| w.shape().to_vec()), Some(vec![3, 5, 5]));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Module)]
 #[module(crate = "kiln_nn")]
 pub struct MultiheadAttention {

@@ -28,6 +28,19 @@ fn lstm_step(gi: &Tensor, state: &[Tensor], w: &RnnWeights) -> Result<Vec<Tensor
 /// Parameters per layer `k` and direction: `weight_ih_l{k}[_reverse]` `[4H, in]`,
 /// `weight_hh_l{k}[_reverse]` `[4H, H]`, `bias_ih_l{k}[_reverse]`, `bias_hh_l{k}[_reverse]` `[4H]`,
 /// gates stacked `i, f, g, o`, all from `U(-1/√H, 1/√H)`.
+///
+/// ```
+/// use kiln_nn::{RnnConfig, LSTM};
+/// use kiln_tensor::{DType, Tensor};
+/// # fn main() -> kiln_tensor::Result<()> {
+/// let lstm = LSTM::with_config(4, 8, RnnConfig::default().num_layers(2).bidirectional(true).batch_first(true))?;
+/// let x = Tensor::randn(&[3, 10, 4], DType::F32)?; // [N, L, input_size]
+/// let (out, (h, c)) = lstm.forward(&x, None)?;
+/// assert_eq!(out.shape(), &[3, 10, 16]);
+/// assert_eq!(h.shape(), &[4, 3, 8]);
+/// assert_eq!(c.shape(), h.shape());
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct LSTM {
     base: RnnBase,

@@ -39,7 +39,7 @@ fn run(case: &Case) {
 #[test]
 fn multihead_attention_matches_pytorch() {
     let cases = load("attention.json");
-    assert!(cases.len() >= 15);
+    assert!(cases.len() >= 17);
     for c in &cases {
         run(&Case::parse(c));
     }
@@ -175,5 +175,35 @@ fn shape_errors_name_the_problem() -> Result<()> {
     assert!(msg.contains("only bool and floating types of attn_mask"), "{msg}");
     let msg = err_msg(fwd(&x, &x, MhaArgs::default().is_causal(true)));
     assert!(msg.contains("Need attn_mask"), "{msg}");
+    Ok(())
+}
+
+#[test]
+fn fully_masked_queries_are_nan_with_weights_and_zero_without() -> Result<()> {
+    kiln_tensor::manual_seed(6);
+    let m = MultiheadAttention::new(4, 2)?;
+    let x = Tensor::randn(&[3, 1, 4], DType::F32)?.requires_grad_(true);
+    let mask = Tensor::from_vec(vec![true, true, true, false, true, true, false, false, true], &[3, 3])?;
+    let (y, w) = m.forward(&x, &x, &x, MhaArgs::default().attn_mask(&mask))?;
+    assert!(y.select(0, 0)?.to_vec_f64().iter().all(|v| v.is_nan()));
+    assert!(w
+        .expect("weights")
+        .select(1, 0)?
+        .to_vec_f64()
+        .iter()
+        .all(|v| v.is_nan()));
+    assert!(y.select(0, 1)?.to_vec_f64().iter().all(|v| v.is_finite()));
+    let (y, _) = m.forward(&x, &x, &x, MhaArgs::default().attn_mask(&mask).need_weights(false))?;
+    // The dead query attends to nothing: its output is out_proj's bias (zeros at init).
+    assert!(y.select(0, 0)?.to_vec_f64().iter().all(|&v| v == 0.0));
+    y.sum()?.backward()?;
+    assert!(x.grad().expect("grad").to_vec_f64().iter().all(|v| v.is_finite()));
+    assert!(m
+        .in_proj_weight
+        .grad()
+        .expect("grad")
+        .to_vec_f64()
+        .iter()
+        .all(|v| v.is_finite()));
     Ok(())
 }

@@ -173,6 +173,22 @@ pub(crate) fn canonical_mask(
     }
 }
 
+/// `softmax(q kᵀ / √d + mask)` for `q` `[B, L, d]`, `k` `[B, S, d]` and an additive `mask`
+/// broadcastable to `[B, L, S]`. With `safe`, rows whose scores are all `-inf` give zeros
+/// (PyTorch's `_safe_softmax`) instead of NaN.
+fn attention_weights(q: &Tensor, k: &Tensor, mask: Option<&Tensor>, safe: bool) -> Result<Tensor> {
+    let d = q.shape()[q.rank() - 1].max(1);
+    let mut scores = q.mul_scalar((1.0 / d as f64).sqrt())?.matmul(&k.transpose(-2, -1)?)?;
+    let Some(m) = mask else { return scores.softmax(-1) };
+    scores = scores.add(m)?;
+    if !safe {
+        return scores.softmax(-1);
+    }
+    let dead = scores.amax(&[-1], true)?.eq_scalar(f64::NEG_INFINITY)?;
+    // Zeroing the dead rows' scores first keeps their softmax, and so the gradients, finite.
+    scores.masked_fill(&dead, 0.0)?.softmax(-1)?.masked_fill(&dead, 0.0)
+}
+
 fn shape_err(msg: String) -> Error {
     Error::Shape { op: OP, msg }
 }
@@ -349,38 +365,23 @@ impl MultiheadAttention {
         }
         let dropout_p = if self.training { self.dropout } else { 0.0 };
 
-        let (out, weights) = if args.need_weights {
-            let q_scaled = qh.mul_scalar((1.0 / hd as f64).sqrt())?;
-            let mut scores = q_scaled.matmul(&kh.transpose(-2, -1)?)?;
-            if let Some(m) = &mask {
-                scores = scores.add(m)?;
-            }
-            let w = scores.softmax(-1)?.dropout(dropout_p, dropout_p > 0.0)?;
-            let out = w.matmul(&vh)?.transpose(0, 1)?.reshape(&[l, n, e])?;
+        if causal_hint {
+            mask = Some(Tensor::full(&[l, s], f64::NEG_INFINITY, dtype)?.triu(1)?);
+        }
+        // PyTorch: with weights, a query whose keys are all masked gives NaN; without, the
+        // attention (its scaled_dot_product_attention) gives zeros there, with finite gradients.
+        let w = attention_weights(&qh, &kh, mask.as_ref(), !args.need_weights)?;
+        let w = w.dropout(dropout_p, dropout_p > 0.0)?;
+        let out = w.matmul(&vh)?.transpose(0, 1)?.reshape(&[l, n, e])?;
+        let weights = if args.need_weights {
             let w = w.reshape(&[n, h, l, s])?;
-            let w = if args.average_attn_weights {
+            Some(if args.average_attn_weights {
                 w.mean_dims(&[1], false)?
             } else {
                 w
-            };
-            (out, Some(w))
+            })
         } else {
-            let mask = match mask {
-                Some(m) if m.shape()[0] == 1 => Some(m.unsqueeze(0)?),
-                Some(m) => Some(m.reshape(&[n, h, m.shape()[1], s])?),
-                None => None,
-            };
-            let split = |t: &Tensor, len: usize| t.reshape(&[n, h, len, hd]);
-            let o = Tensor::scaled_dot_product_attention(
-                &split(&qh, l)?,
-                &split(&kh, s)?,
-                &split(&vh, s)?,
-                mask.as_ref(),
-                dropout_p,
-                causal_hint,
-                None,
-            )?;
-            (o.permute(&[2, 0, 1, 3])?.reshape(&[l, n, e])?, None)
+            None
         };
         let out = self.out_proj.forward(&out)?;
         let out = if !batched {

@@ -107,7 +107,10 @@ impl TensorDataset {
         if let Some((k, t)) = tensors.iter().enumerate().find(|(_, t)| t.rank() == 0) {
             return Err(Error::Shape {
                 op: OP,
-                msg: format!("tensor {k} is 0-dim (shape {:?}); every tensor needs a sample dim 0", t.shape()),
+                msg: format!(
+                    "tensor {k} is 0-dim (shape {:?}); every tensor needs a sample dim 0",
+                    t.shape()
+                ),
             });
         }
         let len = first.shape()[0];
@@ -290,4 +293,3 @@ impl<D: Dataset> Dataset for ConcatDataset<D> {
         self.parts[part].get(index - start)
     }
 }
-

@@ -8,7 +8,7 @@ use crate::transforms::Transform;
 use crate::workers::DataLoaderIter;
 use kiln_tensor::{Error, Result};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Iterates over a data set in batches (`torch.utils.data.DataLoader`).
 ///
@@ -52,7 +52,7 @@ pub struct DataLoader<D> {
     dataset: Arc<D>,
     batch_size: usize,
     shuffle: bool,
-    seed: u64,
+    seed: OnceLock<u64>,
     drop_last: bool,
     num_workers: usize,
     prefetch_factor: usize,
@@ -62,9 +62,9 @@ pub struct DataLoader<D> {
 }
 
 impl<D: Dataset<Item = Sample>> DataLoader<D> {
-    /// A loader over `dataset` with PyTorch's defaults. The seed is drawn from the global
-    /// generator (so `kiln_tensor::manual_seed` decides it); set it with [`DataLoader::seed`] to
-    /// make it explicit.
+    /// A loader over `dataset` with PyTorch's defaults. Unless set with [`DataLoader::seed`], the
+    /// seed is drawn from the global generator when first needed (so `kiln_tensor::manual_seed`
+    /// decides it); an explicit seed leaves the global generator untouched.
     pub fn new(dataset: D) -> DataLoader<D> {
         DataLoader::from_arc(Arc::new(dataset))
     }
@@ -75,7 +75,7 @@ impl<D: Dataset<Item = Sample>> DataLoader<D> {
             dataset,
             batch_size: 1,
             shuffle: false,
-            seed: kiln_tensor::random::with_rng(|g| g.next_u64()),
+            seed: OnceLock::new(),
             drop_last: false,
             num_workers: 0,
             prefetch_factor: 2,
@@ -99,7 +99,7 @@ impl<D: Dataset<Item = Sample>> DataLoader<D> {
 
     /// The seed of every random choice the loader makes (shuffle order, transforms).
     pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+        self.seed = OnceLock::from(seed);
         self
     }
 
@@ -149,7 +149,9 @@ impl<D: Dataset<Item = Sample>> DataLoader<D> {
 
     /// The seed in use (save it in a checkpoint to resume with the same batches).
     pub fn get_seed(&self) -> u64 {
-        self.seed
+        *self
+            .seed
+            .get_or_init(|| kiln_tensor::random::with_rng(|g| g.next_u64()))
     }
 
     /// The data set.
@@ -180,7 +182,7 @@ impl<D: Dataset<Item = Sample>> DataLoader<D> {
             return Vec::new();
         }
         let order = if self.shuffle {
-            seed::permutation(n, &mut seed::generator(Stream::Shuffle, self.seed, epoch, 0))
+            seed::permutation(n, &mut seed::generator(Stream::Shuffle, self.get_seed(), epoch, 0))
         } else {
             (0..n).collect()
         };
@@ -220,7 +222,7 @@ impl<D: Dataset<Item = Sample> + Send + Sync + 'static> DataLoader<D> {
         let job = Job {
             dataset: self.dataset.clone(),
             batches: self.batch_indices(epoch),
-            seed: self.seed,
+            seed: self.get_seed(),
             epoch,
             transform: self.transform.clone(),
             collate: self.collate.clone(),
@@ -229,7 +231,7 @@ impl<D: Dataset<Item = Sample> + Send + Sync + 'static> DataLoader<D> {
     }
 }
 
-impl<'a, D: Dataset<Item = Sample> + Send + Sync + 'static> IntoIterator for &'a DataLoader<D> {
+impl<D: Dataset<Item = Sample> + Send + Sync + 'static> IntoIterator for &DataLoader<D> {
     type Item = Result<Batch>;
     type IntoIter = DataLoaderIter;
     fn into_iter(self) -> DataLoaderIter {

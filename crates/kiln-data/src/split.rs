@@ -92,7 +92,11 @@ impl SplitLengths for Vec<f64> {
 /// assert_eq!((parts[0].len(), parts[1].len()), (8, 2));
 /// # Ok(()) }
 /// ```
-pub fn random_split<D: Dataset, L: SplitLengths + ?Sized>(dataset: D, lengths: &L, seed: u64) -> Result<Vec<Subset<D>>> {
+pub fn random_split<D: Dataset, L: SplitLengths + ?Sized>(
+    dataset: D,
+    lengths: &L,
+    seed: u64,
+) -> Result<Vec<Subset<D>>> {
     let n = dataset.len();
     let counts = lengths.counts(n)?;
     let perm = seed::permutation(n, &mut seed::generator(Stream::Split, seed, n as u64, 0));

@@ -45,11 +45,7 @@ pub(crate) fn parse(bytes: Vec<u8>, name: &Path, layout: &CsvLayout) -> Result<T
                 .map_err(|_| bad(format!("field {} ({}) is not a number", k + 1, quote(field))))?;
             if k < pixels_per_image {
                 if !(0.0..=layout.max_value).contains(&v) {
-                    return Err(bad(format!(
-                        "pixel {} is {v}, outside 0..={}",
-                        k + 1,
-                        layout.max_value
-                    )));
+                    return Err(bad(format!("pixel {} is {v}, outside 0..={}", k + 1, layout.max_value)));
                 }
                 pixels.push(v / layout.max_value);
             } else {

@@ -55,7 +55,10 @@ fn read_header(r: &mut impl Read, buf: &mut [u8], path: &Path, at: usize) -> Res
             Ok(0) => {
                 return Err(Error::file(
                     path,
-                    format!("truncated: the file ends inside the IDX header, after {} bytes", at + got),
+                    format!(
+                        "truncated: the file ends inside the IDX header, after {} bytes",
+                        at + got
+                    ),
                 ))
             }
             Ok(k) => got += k,
@@ -92,7 +95,12 @@ fn parse(r: &mut impl Read, magic: [u8; 4], file_len: Option<u64>, path: &Path, 
         .iter()
         .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
         .filter(|&n| n <= isize::MAX as u64)
-        .ok_or_else(|| Error::file(path, format!("absurd header: {what} is more bytes than memory can hold")))?;
+        .ok_or_else(|| {
+            Error::file(
+                path,
+                format!("absurd header: {what} is more bytes than memory can hold"),
+            )
+        })?;
     let truncated = |held: u64| {
         Error::file(
             path,

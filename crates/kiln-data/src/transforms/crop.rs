@@ -33,7 +33,11 @@ impl RandomCrop {
         if h < th || w < tw {
             return Err(Error::Shape {
                 op: "RandomCrop",
-                msg: format!("required crop size {:?} is larger than the padded image size {:?}", (th, tw), (h, w)),
+                msg: format!(
+                    "required crop size {:?} is larger than the padded image size {:?}",
+                    (th, tw),
+                    (h, w)
+                ),
             });
         }
         if h == th && w == tw {

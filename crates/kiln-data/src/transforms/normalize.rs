@@ -52,7 +52,10 @@ impl Transform for Normalize {
         if k != 1 && k != c {
             return Err(Error::Shape {
                 op: OP,
-                msg: format!("{k} mean/std values for an image of {c} channels (shape {:?})", image.shape()),
+                msg: format!(
+                    "{k} mean/std values for an image of {c} channels (shape {:?})",
+                    image.shape()
+                ),
             });
         }
         let mean = Tensor::from_vec(self.mean.clone(), &[k, 1, 1])?.to_dtype(image.dtype())?;

@@ -289,7 +289,7 @@ fn a_panicking_worker_gives_an_error_not_a_hang() {
     };
     let items: Vec<Result<Batch>> = DataLoader::new(ds).batch_size(4).num_workers(2).iter().collect();
     assert_eq!(items.len(), 2);
-    let msg = items[1].as_ref().err().expect("an error").to_string();
+    let msg = items[1].as_ref().expect_err("an error").to_string();
     assert!(msg.contains("panicked") && msg.contains("dataset bug at 6"), "{msg}");
 }
 
@@ -305,7 +305,7 @@ fn transform_errors_propagate() {
             .iter()
             .collect();
         assert_eq!(items.len(), 1);
-        let msg = items[0].as_ref().err().expect("an error").to_string();
+        let msg = items[0].as_ref().expect_err("an error").to_string();
         assert!(msg.starts_with("RandomCrop: expected an image tensor"), "{msg}");
     }
 }

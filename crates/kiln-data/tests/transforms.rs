@@ -79,7 +79,7 @@ fn normalize_by_hand() {
 
 #[test]
 fn normalize_errors() {
-    let err = |r: Result<Tensor>| r.err().expect("an error").to_string();
+    let err = |r: Result<Tensor>| r.expect_err("an error").to_string();
     assert!(Normalize::new(vec![0.5], vec![0.0]).is_err());
     assert!(Normalize::new(vec![0.5, 0.5], vec![1.0]).is_err());
     assert!(Normalize::new(vec![], vec![]).is_err());
@@ -155,10 +155,7 @@ fn random_crop_pads_with_zeros_by_hand() {
     let whole = RandomCrop::new(4, 1);
     let mut rng = Generator::new(3);
     let out = whole.apply(&x, &mut rng).unwrap();
-    assert_eq!(
-        f32s(&out),
-        padded.iter().flatten().map(|&v| v as f32).collect::<Vec<_>>()
-    );
+    assert_eq!(f32s(&out), padded.iter().flatten().copied().collect::<Vec<f32>>());
     assert_eq!(rng, Generator::new(3), "no draw for a full-size window");
     // Too large a window is an error.
     let e = RandomCrop::new(5, 1).apply(&x, &mut g()).err().unwrap().to_string();

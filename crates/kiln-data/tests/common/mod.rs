@@ -59,3 +59,15 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     e.write_all(bytes).unwrap();
     e.finish().unwrap()
 }
+
+/// Writes `{prefix}-images-idx3-ubyte` and `{prefix}-labels-idx1-ubyte` into `dir`, gzipped and
+/// named with `.gz` when `gz`.
+pub fn write_mnist(dir: &TempDir, prefix: &str, images: &[u8], labels: &[u8], gz: bool) {
+    for (kind, bytes) in [("images-idx3", images), ("labels-idx1", labels)] {
+        if gz {
+            dir.write(&format!("{prefix}-{kind}-ubyte.gz"), &gzip(bytes));
+        } else {
+            dir.write(&format!("{prefix}-{kind}-ubyte"), bytes);
+        }
+    }
+}

@@ -34,10 +34,13 @@ use std::sync::{Arc, OnceLock};
 /// Every random choice is a pure function of `(seed, epoch)`: the shuffle order of an epoch is a
 /// permutation drawn from a generator seeded by `(seed, epoch)`, and the transform of a sample
 /// draws from a generator seeded by `(seed, epoch, dataset index)`. Nothing depends on the global
-/// generator (after `new`), on earlier epochs, or on `num_workers`. So a training run resumed at
-/// epoch `e` with the same seed (`.seed(s)`, or the seed saved from [`DataLoader::get_seed`]) and
-/// `set_epoch(e)` sees exactly the batches the uninterrupted run saw from epoch `e` on — which,
-/// with the model's and optimizer's state restored, gives a bitwise-identical resume.
+/// generator (once the seed is fixed), on earlier epochs, on the batch size, or on
+/// `num_workers`. So a training run resumed at epoch `e` with the same seed (`.seed(s)`, or the
+/// seed saved from [`DataLoader::get_seed`]) and `set_epoch(e)` sees exactly the batches the
+/// uninterrupted run saw from epoch `e` on — which, with the model's and optimizer's state
+/// restored, gives a bitwise-identical resume. A checkpoint taken mid-epoch resumes with
+/// [`DataLoader::iter_epoch_from`]`(e, next_batch)`. (The permutations are Kiln's own, not the
+/// ones `torch.randperm` draws.)
 ///
 /// [`DataLoader::iter`] runs epoch [`DataLoader::epoch`] and then advances the counter, so a plain
 /// `for epoch in .. { for batch in &loader { .. } }` reshuffles each epoch as PyTorch does;
@@ -216,12 +219,21 @@ impl<D: Dataset<Item = Sample> + Send + Sync + 'static> DataLoader<D> {
     ///
     /// Dropping the iterator early stops and joins its worker threads.
     pub fn iter_epoch(&self, epoch: u64) -> DataLoaderIter {
+        self.iter_epoch_from(epoch, 0)
+    }
+
+    /// The batches of `epoch` from batch `first_batch` on (none when it is `>= len()`), exactly
+    /// as [`DataLoader::iter_epoch`] would give them, without building the skipped ones: for
+    /// resuming from a checkpoint taken mid-epoch. Leaves the epoch counter alone.
+    pub fn iter_epoch_from(&self, epoch: u64, first_batch: usize) -> DataLoaderIter {
         if let Err(e) = self.check() {
             return DataLoaderIter::failed(e);
         }
+        let mut batches = self.batch_indices(epoch);
+        batches.drain(..first_batch.min(batches.len()));
         let job = Job {
             dataset: self.dataset.clone(),
-            batches: self.batch_indices(epoch),
+            batches,
             seed: self.get_seed(),
             epoch,
             transform: self.transform.clone(),

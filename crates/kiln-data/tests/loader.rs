@@ -106,6 +106,16 @@ fn iter_advances_the_epoch_and_resume_sees_the_same_batches() {
         let got = labels(&(&resumed).into_iter().collect::<Result<Vec<_>>>().unwrap());
         assert_eq!(&got, expected);
     }
+    // Mid-epoch resume: batches 2.. of epoch 3, with and without workers and a transform.
+    let aug = augmenting(images(30), 0, 4);
+    let full = bits(&collect(&aug, 3));
+    for w in [0, 3] {
+        let l = augmenting(images(30), w, 4);
+        let tail = bits(&l.iter_epoch_from(3, 2).collect::<Result<Vec<_>>>().unwrap());
+        assert_eq!(tail, full[2 * 2..], "workers {w}");
+        assert_eq!(l.iter_epoch_from(3, 8).count(), 0);
+        assert_eq!(l.iter_epoch_from(3, 100).count(), 0);
+    }
     // iter_epoch leaves the counter alone.
     let _ = resumed.iter_epoch(0).count();
     assert_eq!(resumed.epoch(), 4);

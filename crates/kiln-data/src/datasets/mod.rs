@@ -3,7 +3,7 @@
 //!
 //! Every reader returns a [`TensorDataset`] of images `[N, 1, H, W]` (f32, scaled to `[0, 1]`)
 //! and labels `[N]` (i64, class indices as `cross_entropy` wants them). A missing, truncated or
-//! malformed file is an [`Error::File`](kiln_tensor::Error::File) naming the file and the
+//! malformed file is an [`Error::File`] naming the file and the
 //! problem, never a panic.
 
 mod csv;

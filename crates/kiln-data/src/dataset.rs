@@ -89,7 +89,7 @@ fn out_of_range(op: &'static str, index: usize, len: usize) -> Error {
 /// assert_eq!(ds.get(3)?[0].shape(), &[1, 8, 8]);
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct TensorDataset {
     tensors: Vec<Tensor>,
     len: usize,

@@ -189,6 +189,54 @@ fn attention_weights(q: &Tensor, k: &Tensor, mask: Option<&Tensor>, safe: bool) 
     scores.masked_fill(&dead, 0.0)?.softmax(-1)?.masked_fill(&dead, 0.0)
 }
 
+/// Checks the additive `attn_mask` (`[L, S]` or `[N * heads, L, S]`) and the additive key
+/// padding mask (`[N, S]`), and merges them into one mask broadcastable to `[N * heads, L, S]`.
+fn merge_masks(
+    attn: Option<Tensor>,
+    kpm: Option<Tensor>,
+    n: usize,
+    heads: usize,
+    l: usize,
+    s: usize,
+) -> Result<Option<Tensor>> {
+    let b = n * heads;
+    let attn = match attn {
+        None => None,
+        Some(m) if m.shape() == [l, s] => Some(m.unsqueeze(0)?),
+        Some(m) if m.shape() == [b, l, s] => Some(m),
+        Some(m) if m.rank() == 2 || m.rank() == 3 => {
+            let want = if m.rank() == 2 { vec![l, s] } else { vec![b, l, s] };
+            return Err(shape_err(format!(
+                "The shape of the {}D attn_mask is {:?}, but should be {want:?}.",
+                m.rank(),
+                m.shape()
+            )));
+        }
+        Some(m) => {
+            return Err(shape_err(format!(
+                "attn_mask's dimension {} is not supported",
+                m.rank()
+            )))
+        }
+    };
+    let Some(kpm) = kpm else { return Ok(attn) };
+    if kpm.shape() != [n, s] {
+        return Err(shape_err(format!(
+            "expecting key_padding_mask shape of {:?}, but got {:?}",
+            [n, s],
+            kpm.shape()
+        )));
+    }
+    let kpm = kpm
+        .reshape(&[n, 1, 1, s])?
+        .expand(&[n, heads, 1, s])?
+        .reshape(&[b, 1, s])?;
+    Ok(Some(match attn {
+        Some(m) => m.add(&kpm)?,
+        None => kpm,
+    }))
+}
+
 fn shape_err(msg: String) -> Error {
     Error::Shape { op: OP, msg }
 }
@@ -251,8 +299,9 @@ impl MultiheadAttention {
     }
 
     /// Attends from `query` to `key`/`value`; returns the output and, with `need_weights`, the
-    /// attention weights (see the type's shapes). Masked scores are `-inf`, so a query whose keys
-    /// are all masked gives NaN, as in PyTorch.
+    /// attention weights (see the type's shapes). Masked scores are `-inf`; a query whose keys are
+    /// all masked gives NaN with `need_weights` and attends to nothing (zeros before `out_proj`)
+    /// without, as in PyTorch.
     ///
     /// Errors when ranks, sizes or mask shapes do not fit (PyTorch's messages), a mask is neither
     /// bool nor float, or `is_causal` is given without `attn_mask`.
@@ -312,7 +361,7 @@ impl MultiheadAttention {
         }
         // As PyTorch: without weights and padding mask, the causal hint replaces the mask.
         let causal_hint = args.is_causal && kpm.is_none() && !args.need_weights;
-        let mut mask = if causal_hint {
+        let mask = if causal_hint {
             None
         } else {
             canonical_mask(OP, "attn_mask", args.attn_mask, dtype)?
@@ -325,44 +374,7 @@ impl MultiheadAttention {
         let heads = |t: &Tensor, len: usize| t.reshape(&[len, n * h, hd])?.transpose(0, 1);
         let (qh, kh, vh) = (heads(&qp, l)?, heads(&kp, s)?, heads(&vp, s)?);
 
-        if let Some(m) = mask.take() {
-            mask = Some(match m.rank() {
-                2 if m.shape() == [l, s] => m.unsqueeze(0)?,
-                2 => {
-                    return Err(shape_err(format!(
-                        "The shape of the 2D attn_mask is {:?}, but should be {:?}.",
-                        m.shape(),
-                        [l, s]
-                    )))
-                }
-                3 if m.shape() == [n * h, l, s] => m,
-                3 => {
-                    return Err(shape_err(format!(
-                        "The shape of the 3D attn_mask is {:?}, but should be {:?}.",
-                        m.shape(),
-                        [n * h, l, s]
-                    )))
-                }
-                r => return Err(shape_err(format!("attn_mask's dimension {r} is not supported"))),
-            });
-        }
-        if let Some(kpm) = kpm {
-            if kpm.shape() != [n, s] {
-                return Err(shape_err(format!(
-                    "expecting key_padding_mask shape of {:?}, but got {:?}",
-                    [n, s],
-                    kpm.shape()
-                )));
-            }
-            let kpm = kpm
-                .reshape(&[n, 1, 1, s])?
-                .expand(&[n, h, 1, s])?
-                .reshape(&[n * h, 1, s])?;
-            mask = Some(match mask {
-                Some(m) => m.add(&kpm)?,
-                None => kpm,
-            });
-        }
+        let mut mask = merge_masks(mask, kpm, n, h, l, s)?;
         let dropout_p = if self.training { self.dropout } else { 0.0 };
 
         if causal_hint {

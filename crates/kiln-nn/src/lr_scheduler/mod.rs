@@ -1,0 +1,78 @@
+//! Learning-rate schedulers (`torch.optim.lr_scheduler`): they set each parameter group's lr (and,
+//! for [`OneCycleLR`], its momentum) through the [`Optimizer`] trait.
+//!
+//! As in PyTorch, building a scheduler records the optimizer's current lrs as its base lrs
+//! (`initial_lr`) and applies the schedule's first value at once (PyTorch's implicit first `step()`);
+//! afterwards call `opt.step()` then `sched.step(&mut opt)` once per epoch (or batch). The updates are
+//! PyTorch's recursive ("chainable") formulas on the optimizer's current lrs, so the numbers are
+//! PyTorch's to the last bits.
+//!
+//! [`ReduceLROnPlateau`] needs a metric at every update, so it is a separate type with
+//! [`ReduceLROnPlateau::step_metric`] and does not implement [`LrScheduler`]; the compiler thus
+//! rejects it where PyTorch raises at run time (e.g. inside [`SequentialLR`]).
+//!
+//! `state_dict` gives JSON with PyTorch's attribute names (`base_lrs`, `last_epoch`, `_step_count`,
+//! `_last_lr`, and the hyperparameters); `load_state_dict` into a scheduler built over the same
+//! optimizer continues the identical sequence.
+
+mod base;
+mod constant;
+mod cosine;
+mod linear;
+mod one_cycle;
+mod plateau;
+mod sequential;
+mod step;
+
+pub use constant::ConstantLR;
+pub use cosine::CosineAnnealingLR;
+pub use linear::LinearLR;
+pub use one_cycle::{AnnealStrategy, OneCycleLR, OneCycleLRConfig};
+pub use plateau::{PlateauMode, ReduceLROnPlateau, ReduceLROnPlateauConfig, ThresholdMode};
+pub use sequential::SequentialLR;
+pub use step::{ExponentialLR, MultiStepLR, StepLR};
+
+use crate::optim::Optimizer;
+use kiln_tensor::Result;
+
+/// What every epoch-driven scheduler provides (`torch.optim.lr_scheduler.LRScheduler`).
+///
+/// The methods after `load_state_dict` are the hooks [`SequentialLR`] composes schedulers with
+/// (PyTorch's `base_lrs`, `_initial_step`, `step(epoch)` and the `last_epoch` undo); ordinary code
+/// needs only the first five.
+pub trait LrScheduler {
+    /// Advances one epoch and writes the new lrs into `opt` (call after `opt.step()`).
+    fn step(&mut self, opt: &mut dyn Optimizer) -> Result<()>;
+
+    /// The lrs the scheduler last set, one per parameter group.
+    fn get_last_lr(&self) -> Vec<f64>;
+
+    /// Index of the last epoch stepped (0 right after construction).
+    fn last_epoch(&self) -> i64;
+
+    /// The scheduler's state as JSON, with PyTorch's attribute names.
+    fn state_dict(&self) -> serde_json::Value;
+
+    /// Restores a state from [`LrScheduler::state_dict`]; errors (changing nothing) when it is not
+    /// this scheduler's kind or its group count differs.
+    fn load_state_dict(&mut self, state: &serde_json::Value) -> Result<()>;
+
+    /// The base lrs (PyTorch's `base_lrs`, the groups' `initial_lr`).
+    fn base_lrs(&self) -> Vec<f64>;
+
+    /// Replaces the base lrs (PyTorch's optimizer-wide `initial_lr`, shared by all schedulers of one
+    /// optimizer); [`SequentialLR`] gives its schedulers the first one's.
+    fn set_base_lrs(&mut self, base_lrs: &[f64]) -> Result<()>;
+
+    /// PyTorch's `_initial_step`: resets the step count and steps once in "initial" mode, which
+    /// applies the schedule's value at epoch `last_epoch + 1` the way the constructor does.
+    fn initial_step(&mut self, opt: &mut dyn Optimizer) -> Result<()>;
+
+    /// PyTorch's `_update_lr(epoch)`: jumps to `epoch` and sets the closed-form lrs of that epoch
+    /// (without counting a step).
+    fn step_to(&mut self, opt: &mut dyn Optimizer, epoch: i64) -> Result<()>;
+
+    /// Decrements `last_epoch` (of every sub-scheduler for [`SequentialLR`]), as PyTorch's
+    /// `SequentialLR` does to undo the constructors' steps.
+    fn undo_step(&mut self);
+}

@@ -528,3 +528,45 @@ fn state_dict_uses_pytorch_names() {
     let p = ReduceLROnPlateau::new(&mut o).unwrap();
     assert_eq!(p.state_dict()["best"], Value::from("inf"));
 }
+
+#[test]
+fn pytorch_state_dicts_load_and_continue_pytorch_sequence() {
+    for case in &cases() {
+        let name = case["name"].as_str().unwrap();
+        let k = u(&case["save_at"]);
+        let want_lrs = case["lrs"].as_array().unwrap();
+        let want_mom = case["momenta"].as_array();
+        let mut opt = opt_for(case);
+        let mut sched = Sched::new(case, &mut opt).unwrap();
+        // The optimizer as PyTorch's was after k steps (Optimizer::load_state_dict's job).
+        opt.lrs = fs(&want_lrs[k]);
+        if let Some(m) = want_mom {
+            opt.momenta = fs(&m[k]).into_iter().map(Some).collect();
+        }
+        sched
+            .load_state_dict(&case["torch_state"])
+            .unwrap_or_else(|e| panic!("{name}: loading PyTorch's state_dict: {e}"));
+        assert_eq!(sched.last().1, k as i64, "{name}: last_epoch from PyTorch's state");
+        for (i, want) in want_lrs.iter().enumerate().skip(k + 1) {
+            sched.step(&mut opt, i - 1).unwrap();
+            assert_close(name, "lr (from PyTorch's state)", i, &opt.lrs, &fs(want));
+            if let Some(m) = want_mom {
+                assert_close(name, "momentum (from PyTorch's state)", i, &momenta(&opt), &fs(&m[i]));
+            }
+        }
+    }
+}
+
+#[test]
+fn one_cycle_zero_length_phase_errors_like_pytorch() {
+    // pct_start * total_steps = 1: the first phase ends at step 0, PyTorch divides by zero.
+    let mut o = opt2();
+    let msg = invalid_msg(OneCycleLR::with_config(
+        &mut o,
+        &[1.0],
+        OneCycleLRConfig::default().total_steps(10).pct_start(0.1),
+    ));
+    assert!(msg.contains("OneCycleLR") && msg.contains("zero length"), "{msg}");
+    assert_eq!(o.lrs, vec![0.1, 0.01]);
+    assert_eq!(o.momenta, vec![Some(0.9); 2]);
+}

@@ -242,6 +242,7 @@ impl OneCycleLR {
         let min_lrs = initial.iter().map(|i| i / config.final_div_factor).collect();
         let max_momentums = per_group("max_momentum", &config.max_momentum, groups)?;
         let base_momentums = per_group("base_momentum", &config.base_momentum, groups)?;
+        let old_momenta: Vec<Option<f64>> = (0..groups).map(|g| opt.momentum(g)).collect();
         if config.cycle_momentum {
             if let Some(g) = (0..groups).find(|&g| opt.momentum(g).is_none()) {
                 return Err(invalid(
@@ -269,7 +270,13 @@ impl OneCycleLR {
             max_momentums,
             base_momentums,
         };
-        init(s, opt)
+        init(s, opt).inspect_err(|_| {
+            for (g, m) in old_momenta.iter().enumerate() {
+                if let Some(m) = m {
+                    opt.set_momentum(g, *m);
+                }
+            }
+        })
     }
 
     fn level(&self, level: Level, g: usize) -> f64 {
@@ -315,6 +322,17 @@ impl Schedule for OneCycleLR {
             let last = self.phases.len() - 1;
             for (i, phase) in self.phases.iter().enumerate() {
                 if step <= phase.end_step || i == last {
+                    if phase.end_step == start_step {
+                        // PyTorch raises ZeroDivisionError here.
+                        return Err(invalid(
+                            Self::NAME,
+                            format!(
+                                "phase {i} of the schedule has zero length at step {step} (total_steps {}); \
+                                 change pct_start or total_steps",
+                                self.total_steps
+                            ),
+                        ));
+                    }
                     let pct = (step - start_step) / (phase.end_step - start_step);
                     let lr = self
                         .anneal
@@ -419,6 +437,11 @@ impl Schedule for OneCycleLR {
             ("max_momentums", &mut self.max_momentums),
             ("base_momentums", &mut self.base_momentums),
         ] {
+            // PyTorch keeps these in the optimizer's groups, so its state_dicts lack them; the
+            // values this scheduler was built with then stay.
+            if state.get(key).is_none() {
+                continue;
+            }
             let v = get_f64s(op, state, key)?;
             if v.len() != groups {
                 return Err(invalid(

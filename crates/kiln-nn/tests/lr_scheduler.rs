@@ -3,7 +3,8 @@
 
 use kiln_nn::lr_scheduler::{
     AnnealStrategy, ConstantLR, CosineAnnealingLR, ExponentialLR, LinearLR, LrScheduler, MultiStepLR, OneCycleLR,
-    OneCycleLRConfig, PlateauMode, ReduceLROnPlateau, ReduceLROnPlateauConfig, SequentialLR, StepLR, ThresholdMode,
+    OneCycleLRConfig, PlateauMode, PolynomialLR, ReduceLROnPlateau, ReduceLROnPlateauConfig, SequentialLR, StepLR,
+    ThresholdMode,
 };
 use kiln_nn::optim::{Optimizer, OptimizerState};
 use kiln_tensor::{Error, Result, Tensor};
@@ -101,6 +102,7 @@ fn build(kind: &str, args: &Value, opt: &mut Groups) -> Result<Box<dyn LrSchedul
             u(&args["total_iters"]),
         )?),
         "ConstantLR" => Box::new(ConstantLR::new(opt, f(&args["factor"]), u(&args["total_iters"]))?),
+        "PolynomialLR" => Box::new(PolynomialLR::new(opt, u(&args["total_iters"]), f(&args["power"]))?),
         "OneCycleLR" => {
             let mut c = OneCycleLRConfig::default();
             if let Some(v) = args.get("total_steps") {
@@ -244,7 +246,7 @@ fn momenta(opt: &Groups) -> Vec<f64> {
 #[test]
 fn lrs_and_momenta_follow_pytorch() {
     let cases = cases();
-    assert!(cases.len() >= 19);
+    assert!(cases.len() >= 22);
     for case in &cases {
         let name = case["name"].as_str().unwrap();
         let want_lrs = case["lrs"].as_array().unwrap();

@@ -13,7 +13,42 @@
 //!
 //! `state_dict` gives JSON with PyTorch's attribute names (`base_lrs`, `last_epoch`, `_step_count`,
 //! `_last_lr`, and the hyperparameters); `load_state_dict` into a scheduler built over the same
-//! optimizer continues the identical sequence.
+//! optimizer continues the identical sequence; PyTorch's own `state_dict()`s (as JSON, infinities as
+//! `"inf"`) load too.
+//!
+//! ```
+//! use kiln_nn::lr_scheduler::{CosineAnnealingLR, LinearLR, LrScheduler, SequentialLR};
+//! use kiln_nn::optim::Optimizer;
+//! # use kiln_nn::optim::OptimizerState;
+//! # use kiln_nn::{Result, Tensor};
+//! # struct Sgd { lr: f64 }
+//! # impl Optimizer for Sgd {
+//! #     fn step(&mut self) -> Result<()> { Ok(()) }
+//! #     fn zero_grad(&mut self) {}
+//! #     fn num_groups(&self) -> usize { 1 }
+//! #     fn lr(&self, _: usize) -> f64 { self.lr }
+//! #     fn set_lr(&mut self, _: usize, lr: f64) { self.lr = lr }
+//! #     fn group_params(&self, _: usize) -> &[Tensor] { &[] }
+//! #     fn state_dict(&self) -> OptimizerState { OptimizerState::default() }
+//! #     fn load_state_dict(&mut self, _: &OptimizerState) -> Result<()> { Ok(()) }
+//! # }
+//! # fn main() -> Result<()> {
+//! let mut opt = Sgd { lr: 0.1 };
+//! // 5 epochs of linear warm-up from 0.01, then cosine annealing to 1e-4 over 20 epochs.
+//! let warmup = LinearLR::with_factors(&mut opt, 0.1, 1.0, 5)?;
+//! let cosine = CosineAnnealingLR::new(&mut opt, 20, 1e-4)?;
+//! let mut sched = SequentialLR::new(&mut opt, vec![Box::new(warmup), Box::new(cosine)], &[5])?;
+//! assert!((opt.lr(0) - 0.01).abs() < 1e-12);
+//! for _epoch in 0..25 {
+//!     // ... train one epoch, calling opt.step() ...
+//!     sched.step(&mut opt)?;
+//! }
+//! assert!((sched.get_last_lr()[0] - 1e-4).abs() < 1e-12);
+//! let checkpoint = sched.state_dict(); // JSON, e.g. for TrainingCheckpoint::scheduler
+//! # let _ = checkpoint;
+//! # Ok(())
+//! # }
+//! ```
 
 mod base;
 mod constant;
@@ -21,6 +56,7 @@ mod cosine;
 mod linear;
 mod one_cycle;
 mod plateau;
+mod polynomial;
 mod sequential;
 mod step;
 
@@ -29,6 +65,7 @@ pub use cosine::CosineAnnealingLR;
 pub use linear::LinearLR;
 pub use one_cycle::{AnnealStrategy, OneCycleLR, OneCycleLRConfig};
 pub use plateau::{PlateauMode, ReduceLROnPlateau, ReduceLROnPlateauConfig, ThresholdMode};
+pub use polynomial::PolynomialLR;
 pub use sequential::SequentialLR;
 pub use step::{ExponentialLR, MultiStepLR, StepLR};
 

@@ -98,6 +98,17 @@ impl SequentialLR {
     }
 }
 
+impl std::fmt::Debug for SequentialLR {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SequentialLR")
+            .field("schedulers", &self.schedulers.len())
+            .field("milestones", &self.milestones)
+            .field("last_epoch", &self.last_epoch)
+            .field("last_lr", &self.last_lr)
+            .finish()
+    }
+}
+
 impl LrScheduler for SequentialLR {
     fn step(&mut self, opt: &mut dyn Optimizer) -> Result<()> {
         check_groups(OP, opt, self.last_lr.len())?;

@@ -2,13 +2,14 @@
 //! from `state_dict`, and argument / state validation.
 
 use kiln_nn::lr_scheduler::{
-    AnnealStrategy, ConstantLR, CosineAnnealingLR, ExponentialLR, LinearLR, LrScheduler, MultiStepLR, OneCycleLR,
-    OneCycleLRConfig, PlateauMode, PolynomialLR, ReduceLROnPlateau, ReduceLROnPlateauConfig, SequentialLR, StepLR,
-    ThresholdMode,
+    AnnealStrategy, ConstantLR, CosineAnnealingLR, ExponentialLR, LambdaLR, LinearLR, LrLambda, LrScheduler,
+    MultiStepLR, MultiplicativeLR, OneCycleLR, OneCycleLRConfig, PlateauMode, PolynomialLR, ReduceLROnPlateau,
+    ReduceLROnPlateauConfig, SequentialLR, StepLR, ThresholdMode,
 };
 use kiln_nn::optim::{Optimizer, OptimizerState};
 use kiln_tensor::{Error, Result, Tensor};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Test double: per-group lr and momentum, nothing to optimize.
 #[derive(Clone, Debug)]
@@ -86,6 +87,23 @@ fn opt_for(case: &Value) -> Groups {
     Groups::new(&fs(&case["group_lrs"]), Some(0.9))
 }
 
+/// The functions of generate.py's LAMBDAS table, by name.
+fn lambdas(names: &Value) -> Vec<LrLambda> {
+    let names = names.as_array().unwrap();
+    names
+        .iter()
+        .map(|n| -> LrLambda {
+            match n.as_str().unwrap() {
+                "pow095" => Arc::new(|e| 0.95f64.powf(e as f64)),
+                "warmup5" => Arc::new(|e| f64::min(1.0, (e + 1) as f64 / 5.0)),
+                "inv" => Arc::new(|e| 1.0 / (1.0 + 0.1 * e as f64)),
+                "every3" => Arc::new(|e| if e % 3 == 0 { 0.9 } else { 1.0 }),
+                other => panic!("unknown lambda {other}"),
+            }
+        })
+        .collect()
+}
+
 fn build(kind: &str, args: &Value, opt: &mut Groups) -> Result<Box<dyn LrScheduler>> {
     Ok(match kind {
         "StepLR" => Box::new(StepLR::new(opt, u(&args["step_size"]), f(&args["gamma"]))?),
@@ -102,6 +120,8 @@ fn build(kind: &str, args: &Value, opt: &mut Groups) -> Result<Box<dyn LrSchedul
             u(&args["total_iters"]),
         )?),
         "ConstantLR" => Box::new(ConstantLR::new(opt, f(&args["factor"]), u(&args["total_iters"]))?),
+        "LambdaLR" => Box::new(LambdaLR::per_group(opt, lambdas(&args["lambdas"]))?),
+        "MultiplicativeLR" => Box::new(MultiplicativeLR::per_group(opt, lambdas(&args["lambdas"]))?),
         "PolynomialLR" => Box::new(PolynomialLR::new(opt, u(&args["total_iters"]), f(&args["power"]))?),
         "OneCycleLR" => {
             let mut c = OneCycleLRConfig::default();
@@ -246,7 +266,7 @@ fn momenta(opt: &Groups) -> Vec<f64> {
 #[test]
 fn lrs_and_momenta_follow_pytorch() {
     let cases = cases();
-    assert!(cases.len() >= 22);
+    assert!(cases.len() >= 25);
     for case in &cases {
         let name = case["name"].as_str().unwrap();
         let want_lrs = case["lrs"].as_array().unwrap();

@@ -53,6 +53,7 @@
 mod base;
 mod constant;
 mod cosine;
+mod lambda;
 mod linear;
 mod one_cycle;
 mod plateau;
@@ -62,6 +63,7 @@ mod step;
 
 pub use constant::ConstantLR;
 pub use cosine::CosineAnnealingLR;
+pub use lambda::{LambdaLR, LrLambda, MultiplicativeLR};
 pub use linear::LinearLR;
 pub use one_cycle::{AnnealStrategy, OneCycleLR, OneCycleLRConfig};
 pub use plateau::{PlateauMode, ReduceLROnPlateau, ReduceLROnPlateauConfig, ThresholdMode};
@@ -75,8 +77,8 @@ use kiln_tensor::Result;
 /// What every epoch-driven scheduler provides (`torch.optim.lr_scheduler.LRScheduler`).
 ///
 /// The methods after `load_state_dict` are the hooks [`SequentialLR`] composes schedulers with
-/// (PyTorch's `base_lrs`, `_initial_step`, `step(epoch)` and the `last_epoch` undo); ordinary code
-/// needs only the first five.
+/// (PyTorch's `base_lrs`, `_initial_step`, `_update_lr(epoch)` and the `last_epoch` undo); ordinary
+/// code needs only the first five, and a custom scheduler may keep the hooks' defaults.
 pub trait LrScheduler {
     /// Advances one epoch and writes the new lrs into `opt` (call after `opt.step()`).
     fn step(&mut self, opt: &mut dyn Optimizer) -> Result<()>;
@@ -90,26 +92,38 @@ pub trait LrScheduler {
     /// The scheduler's state as JSON, with PyTorch's attribute names.
     fn state_dict(&self) -> serde_json::Value;
 
-    /// Restores a state from [`LrScheduler::state_dict`]; errors (changing nothing) when it is not
-    /// this scheduler's kind or its group count differs.
+    /// Restores a state from [`LrScheduler::state_dict`] (or PyTorch's, as JSON); errors (changing
+    /// nothing) when a key this scheduler needs is missing or malformed or the group count differs.
     fn load_state_dict(&mut self, state: &serde_json::Value) -> Result<()>;
 
-    /// The base lrs (PyTorch's `base_lrs`, the groups' `initial_lr`).
-    fn base_lrs(&self) -> Vec<f64>;
+    /// The base lrs (PyTorch's `base_lrs`, the groups' `initial_lr`). Default: `get_last_lr()`.
+    fn base_lrs(&self) -> Vec<f64> {
+        self.get_last_lr()
+    }
 
     /// Replaces the base lrs (PyTorch's optimizer-wide `initial_lr`, shared by all schedulers of one
-    /// optimizer); [`SequentialLR`] gives its schedulers the first one's.
-    fn set_base_lrs(&mut self, base_lrs: &[f64]) -> Result<()>;
+    /// optimizer); [`SequentialLR`] gives its schedulers the first one's. Default: ignored.
+    fn set_base_lrs(&mut self, _base_lrs: &[f64]) -> Result<()> {
+        Ok(())
+    }
 
     /// PyTorch's `_initial_step`: resets the step count and steps once in "initial" mode, which
     /// applies the schedule's value at epoch `last_epoch + 1` the way the constructor does.
-    fn initial_step(&mut self, opt: &mut dyn Optimizer) -> Result<()>;
+    /// Default: [`LrScheduler::step`].
+    fn initial_step(&mut self, opt: &mut dyn Optimizer) -> Result<()> {
+        self.step(opt)
+    }
 
     /// PyTorch's `_update_lr(epoch)`: jumps to `epoch` and sets the closed-form lrs of that epoch
-    /// (without counting a step).
-    fn step_to(&mut self, opt: &mut dyn Optimizer, epoch: i64) -> Result<()>;
+    /// (without counting a step). Default: an error.
+    fn step_to(&mut self, _opt: &mut dyn Optimizer, epoch: i64) -> Result<()> {
+        Err(kiln_tensor::Error::Invalid {
+            op: "LrScheduler",
+            msg: format!("this scheduler cannot jump to epoch {epoch}"),
+        })
+    }
 
     /// Decrements `last_epoch` (of every sub-scheduler for [`SequentialLR`]), as PyTorch's
-    /// `SequentialLR` does to undo the constructors' steps.
-    fn undo_step(&mut self);
+    /// `SequentialLR` does to undo the constructors' steps. Default: nothing.
+    fn undo_step(&mut self) {}
 }

@@ -70,6 +70,7 @@ impl SequentialLR {
         for s in schedulers.iter_mut() {
             s.set_base_lrs(&initial)?;
         }
+        let before: Vec<f64> = (0..groups).map(|g| opt.lr(g)).collect();
         for (g, &lr) in initial.iter().enumerate() {
             opt.set_lr(g, lr);
         }
@@ -82,7 +83,12 @@ impl SequentialLR {
         };
         seq.undo_step();
         let idx = seq.index(0);
-        seq.schedulers[idx].initial_step(opt)?;
+        if let Err(e) = seq.schedulers[idx].initial_step(opt) {
+            for (g, &lr) in before.iter().enumerate() {
+                opt.set_lr(g, lr);
+            }
+            return Err(e);
+        }
         seq.last_lr = seq.schedulers[idx].get_last_lr();
         Ok(seq)
     }

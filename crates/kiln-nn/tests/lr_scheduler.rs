@@ -2,9 +2,9 @@
 //! from `state_dict`, and argument / state validation.
 
 use kiln_nn::lr_scheduler::{
-    AnnealStrategy, ConstantLR, CosineAnnealingLR, ExponentialLR, LambdaLR, LinearLR, LrLambda, LrScheduler,
-    MultiStepLR, MultiplicativeLR, OneCycleLR, OneCycleLRConfig, PlateauMode, PolynomialLR, ReduceLROnPlateau,
-    ReduceLROnPlateauConfig, SequentialLR, StepLR, ThresholdMode,
+    AnnealStrategy, ChainedScheduler, ConstantLR, CosineAnnealingLR, ExponentialLR, LambdaLR, LinearLR, LrLambda,
+    LrScheduler, MultiStepLR, MultiplicativeLR, OneCycleLR, OneCycleLRConfig, PlateauMode, PolynomialLR,
+    ReduceLROnPlateau, ReduceLROnPlateauConfig, SequentialLR, StepLR, ThresholdMode,
 };
 use kiln_nn::optim::{Optimizer, OptimizerState};
 use kiln_tensor::{Error, Result, Tensor};
@@ -160,6 +160,15 @@ fn build(kind: &str, args: &Value, opt: &mut Groups) -> Result<Box<dyn LrSchedul
             }
             Box::new(OneCycleLR::with_config(opt, &fs(&args["max_lr"]), c)?)
         }
+        "ChainedScheduler" => {
+            let subs = args["schedulers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| build(s["kind"].as_str().unwrap(), &s["args"], opt))
+                .collect::<Result<Vec<_>>>()?;
+            Box::new(ChainedScheduler::new(opt, subs)?)
+        }
         "SequentialLR" => {
             let subs = args["schedulers"]
                 .as_array()
@@ -266,7 +275,7 @@ fn momenta(opt: &Groups) -> Vec<f64> {
 #[test]
 fn lrs_and_momenta_follow_pytorch() {
     let cases = cases();
-    assert!(cases.len() >= 25);
+    assert!(cases.len() >= 27);
     for case in &cases {
         let name = case["name"].as_str().unwrap();
         let want_lrs = case["lrs"].as_array().unwrap();

@@ -51,6 +51,7 @@
 //! ```
 
 mod base;
+mod chained;
 mod constant;
 mod cosine;
 mod lambda;
@@ -61,6 +62,7 @@ mod polynomial;
 mod sequential;
 mod step;
 
+pub use chained::ChainedScheduler;
 pub use constant::ConstantLR;
 pub use cosine::CosineAnnealingLR;
 pub use lambda::{LambdaLR, LrLambda, MultiplicativeLR};

@@ -601,3 +601,39 @@ fn one_cycle_zero_length_phase_errors_like_pytorch() {
     assert_eq!(o.lrs, vec![0.1, 0.01]);
     assert_eq!(o.momenta, vec![Some(0.9); 2]);
 }
+
+#[test]
+fn scheduler_state_survives_a_training_checkpoint_file() {
+    use kiln_nn::checkpoint::TrainingCheckpoint;
+    let dir = std::env::temp_dir().join(format!("kiln-lr-scheduler-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ckpt.safetensors");
+    let config = || OneCycleLRConfig::default().total_steps(40).three_phase(true);
+
+    let mut opt = opt2();
+    let mut sched = OneCycleLR::with_config(&mut opt, &[0.5, 0.2], config()).unwrap();
+    for _ in 0..13 {
+        sched.step(&mut opt).unwrap();
+    }
+    let ckpt = TrainingCheckpoint {
+        scheduler: Some(sched.state_dict()),
+        ..Default::default()
+    };
+    ckpt.save(&path).unwrap();
+    let (saved_opt, mut rest) = (opt.clone(), Vec::new());
+    for _ in 13..40 {
+        sched.step(&mut opt).unwrap();
+        rest.push((opt.lrs.clone(), opt.momenta.clone()));
+    }
+
+    let loaded = TrainingCheckpoint::load(&path).unwrap();
+    let mut fresh_opt = opt2();
+    let mut resumed = OneCycleLR::with_config(&mut fresh_opt, &[0.5, 0.2], config()).unwrap();
+    fresh_opt = saved_opt;
+    resumed.load_state_dict(loaded.scheduler.as_ref().unwrap()).unwrap();
+    for want in rest {
+        resumed.step(&mut fresh_opt).unwrap();
+        assert_eq!((fresh_opt.lrs.clone(), fresh_opt.momenta.clone()), want);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

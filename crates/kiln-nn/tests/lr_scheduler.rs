@@ -2,9 +2,9 @@
 //! from `state_dict`, and argument / state validation.
 
 use kiln_nn::lr_scheduler::{
-    AnnealStrategy, ChainedScheduler, ConstantLR, CosineAnnealingLR, ExponentialLR, LambdaLR, LinearLR, LrLambda,
-    LrScheduler, MultiStepLR, MultiplicativeLR, OneCycleLR, OneCycleLRConfig, PlateauMode, PolynomialLR,
-    ReduceLROnPlateau, ReduceLROnPlateauConfig, SequentialLR, StepLR, ThresholdMode,
+    AnnealStrategy, ChainedScheduler, ConstantLR, CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR,
+    LambdaLR, LinearLR, LrLambda, LrScheduler, MultiStepLR, MultiplicativeLR, OneCycleLR, OneCycleLRConfig,
+    PlateauMode, PolynomialLR, ReduceLROnPlateau, ReduceLROnPlateauConfig, SequentialLR, StepLR, ThresholdMode,
 };
 use kiln_nn::optim::{Optimizer, OptimizerState};
 use kiln_tensor::{Error, Result, Tensor};
@@ -120,6 +120,12 @@ fn build(kind: &str, args: &Value, opt: &mut Groups) -> Result<Box<dyn LrSchedul
             u(&args["total_iters"]),
         )?),
         "ConstantLR" => Box::new(ConstantLR::new(opt, f(&args["factor"]), u(&args["total_iters"]))?),
+        "CosineAnnealingWarmRestarts" => Box::new(CosineAnnealingWarmRestarts::new(
+            opt,
+            u(&args["T_0"]),
+            u(&args["T_mult"]),
+            f(&args["eta_min"]),
+        )?),
         "LambdaLR" => Box::new(LambdaLR::per_group(opt, lambdas(&args["lambdas"]))?),
         "MultiplicativeLR" => Box::new(MultiplicativeLR::per_group(opt, lambdas(&args["lambdas"]))?),
         "PolynomialLR" => Box::new(PolynomialLR::new(opt, u(&args["total_iters"]), f(&args["power"]))?),
@@ -208,10 +214,12 @@ fn plateau(args: &Value, opt: &mut Groups) -> Result<ReduceLROnPlateau> {
     ReduceLROnPlateau::with_config(opt, c)
 }
 
-/// Either kind of scheduler, stepped the way the fixture did.
+/// A scheduler, stepped the way the fixture did.
 enum Sched {
     Epoch(Box<dyn LrScheduler>),
     Plateau(ReduceLROnPlateau, Vec<f64>),
+    /// Stepped with explicit (fractional) epochs.
+    Restarts(CosineAnnealingWarmRestarts, Vec<f64>),
 }
 
 impl Sched {
@@ -221,6 +229,9 @@ impl Sched {
         if kind == "ReduceLROnPlateau" {
             let metrics = args["metrics"].as_array().unwrap().iter().map(f).collect();
             Ok(Sched::Plateau(plateau(args, opt)?, metrics))
+        } else if let (true, Some(epochs)) = (kind == "CosineAnnealingWarmRestarts", args.get("epochs")) {
+            let s = CosineAnnealingWarmRestarts::new(opt, u(&args["T_0"]), u(&args["T_mult"]), f(&args["eta_min"]))?;
+            Ok(Sched::Restarts(s, epochs.as_array().unwrap().iter().map(f).collect()))
         } else {
             Ok(Sched::Epoch(build(kind, args, opt)?))
         }
@@ -232,6 +243,7 @@ impl Sched {
         match self {
             Sched::Epoch(s) => s.step(opt),
             Sched::Plateau(p, metrics) => p.step_metric(opt, metrics[i]),
+            Sched::Restarts(s, epochs) => s.step_epoch(opt, epochs[i]),
         }
     }
 
@@ -239,6 +251,7 @@ impl Sched {
         match self {
             Sched::Epoch(s) => s.state_dict(),
             Sched::Plateau(p, _) => p.state_dict(),
+            Sched::Restarts(s, _) => s.state_dict(),
         }
     }
 
@@ -246,6 +259,7 @@ impl Sched {
         match self {
             Sched::Epoch(s) => s.load_state_dict(state),
             Sched::Plateau(p, _) => p.load_state_dict(state),
+            Sched::Restarts(s, _) => s.load_state_dict(state),
         }
     }
 
@@ -253,6 +267,7 @@ impl Sched {
         match self {
             Sched::Epoch(s) => (s.get_last_lr(), s.last_epoch()),
             Sched::Plateau(p, _) => (p.get_last_lr(), p.last_epoch()),
+            Sched::Restarts(s, _) => (s.get_last_lr(), s.last_epoch()),
         }
     }
 }
@@ -275,7 +290,7 @@ fn momenta(opt: &Groups) -> Vec<f64> {
 #[test]
 fn lrs_and_momenta_follow_pytorch() {
     let cases = cases();
-    assert!(cases.len() >= 27);
+    assert!(cases.len() >= 31);
     for case in &cases {
         let name = case["name"].as_str().unwrap();
         let want_lrs = case["lrs"].as_array().unwrap();
@@ -289,7 +304,14 @@ fn lrs_and_momenta_follow_pytorch() {
             assert_close(name, "lr", i, &opt.lrs, &fs(want));
             let (last_lr, last_epoch) = sched.last();
             assert_eq!(last_lr, opt.lrs, "{name}: get_last_lr after step {i}");
-            if !matches!(sched, Sched::Plateau(..)) || i > 0 {
+            if matches!(sched, Sched::Restarts(..)) {
+                let epoch = if i == 0 {
+                    0.0
+                } else {
+                    fs(&case["args"]["epochs"])[i - 1]
+                };
+                assert_eq!(last_epoch, epoch.floor() as i64, "{name}: last_epoch after step {i}");
+            } else if !matches!(sched, Sched::Plateau(..)) || i > 0 {
                 assert_eq!(last_epoch, i as i64, "{name}: last_epoch after step {i}");
             }
             if let Some(m) = want_mom {
@@ -577,7 +599,9 @@ fn pytorch_state_dicts_load_and_continue_pytorch_sequence() {
         sched
             .load_state_dict(&case["torch_state"])
             .unwrap_or_else(|e| panic!("{name}: loading PyTorch's state_dict: {e}"));
-        assert_eq!(sched.last().1, k as i64, "{name}: last_epoch from PyTorch's state");
+        if !matches!(sched, Sched::Restarts(..)) {
+            assert_eq!(sched.last().1, k as i64, "{name}: last_epoch from PyTorch's state");
+        }
         for (i, want) in want_lrs.iter().enumerate().skip(k + 1) {
             sched.step(&mut opt, i - 1).unwrap();
             assert_close(name, "lr (from PyTorch's state)", i, &opt.lrs, &fs(want));

@@ -61,6 +61,7 @@ mod plateau;
 mod polynomial;
 mod sequential;
 mod step;
+mod warm_restarts;
 
 pub use chained::ChainedScheduler;
 pub use constant::ConstantLR;
@@ -72,6 +73,7 @@ pub use plateau::{PlateauMode, ReduceLROnPlateau, ReduceLROnPlateauConfig, Thres
 pub use polynomial::PolynomialLR;
 pub use sequential::SequentialLR;
 pub use step::{ExponentialLR, MultiStepLR, StepLR};
+pub use warm_restarts::CosineAnnealingWarmRestarts;
 
 use crate::optim::Optimizer;
 use kiln_tensor::Result;

@@ -2,9 +2,10 @@
 //! from `state_dict`, and argument / state validation.
 
 use kiln_nn::lr_scheduler::{
-    AnnealStrategy, ChainedScheduler, ConstantLR, CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR,
-    LambdaLR, LinearLR, LrLambda, LrScheduler, MultiStepLR, MultiplicativeLR, OneCycleLR, OneCycleLRConfig,
-    PlateauMode, PolynomialLR, ReduceLROnPlateau, ReduceLROnPlateauConfig, SequentialLR, StepLR, ThresholdMode,
+    AnnealStrategy, ChainedScheduler, ConstantLR, CosineAnnealingLR, CosineAnnealingWarmRestarts, CyclicLR,
+    CyclicLRConfig, CyclicMode, ExponentialLR, LambdaLR, LinearLR, LrLambda, LrScheduler, MultiStepLR,
+    MultiplicativeLR, OneCycleLR, OneCycleLRConfig, PlateauMode, PolynomialLR, ReduceLROnPlateau,
+    ReduceLROnPlateauConfig, ScaleMode, SequentialLR, StepLR, ThresholdMode,
 };
 use kiln_nn::optim::{Optimizer, OptimizerState};
 use kiln_tensor::{Error, Result, Tensor};
@@ -126,6 +127,37 @@ fn build(kind: &str, args: &Value, opt: &mut Groups) -> Result<Box<dyn LrSchedul
             u(&args["T_mult"]),
             f(&args["eta_min"]),
         )?),
+        "CyclicLR" => {
+            let mut c = CyclicLRConfig::default().step_size_up(u(&args["step_size_up"]));
+            if let Some(v) = args.get("step_size_down") {
+                c = c.step_size_down(u(v));
+            }
+            if let Some(v) = args.get("mode") {
+                c = c.mode(match v.as_str().unwrap() {
+                    "triangular2" => CyclicMode::Triangular2,
+                    "exp_range" => CyclicMode::ExpRange,
+                    _ => CyclicMode::Triangular,
+                });
+            }
+            if let Some(v) = args.get("gamma") {
+                c = c.gamma(f(v));
+            }
+            if let Some(v) = args.get("cycle_momentum") {
+                c = c.cycle_momentum(v.as_bool().unwrap());
+            }
+            if let Some(v) = args.get("base_momentum") {
+                c = c.base_momentum(&fs(v));
+            }
+            if let Some(v) = args.get("max_momentum") {
+                c = c.max_momentum(&fs(v));
+            }
+            Box::new(CyclicLR::with_config(
+                opt,
+                &fs(&args["base_lr"]),
+                &fs(&args["max_lr"]),
+                c,
+            )?)
+        }
         "LambdaLR" => Box::new(LambdaLR::per_group(opt, lambdas(&args["lambdas"]))?),
         "MultiplicativeLR" => Box::new(MultiplicativeLR::per_group(opt, lambdas(&args["lambdas"]))?),
         "PolynomialLR" => Box::new(PolynomialLR::new(opt, u(&args["total_iters"]), f(&args["power"]))?),
@@ -290,7 +322,7 @@ fn momenta(opt: &Groups) -> Vec<f64> {
 #[test]
 fn lrs_and_momenta_follow_pytorch() {
     let cases = cases();
-    assert!(cases.len() >= 31);
+    assert!(cases.len() >= 34);
     for case in &cases {
         let name = case["name"].as_str().unwrap();
         let want_lrs = case["lrs"].as_array().unwrap();
@@ -660,4 +692,34 @@ fn scheduler_state_survives_a_training_checkpoint_file() {
         assert_eq!((fresh_opt.lrs.clone(), fresh_opt.momenta.clone()), want);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cyclic_custom_scale_fn_replaces_the_mode() {
+    // A custom scale of 1 in cycle mode is the triangular policy, whatever `mode` says.
+    let run = |config: CyclicLRConfig| {
+        let mut o = opt2();
+        let mut s = CyclicLR::with_config(&mut o, &[0.01], &[0.1], config).unwrap();
+        let mut seen = vec![(o.lrs.clone(), o.momenta.clone())];
+        for _ in 0..25 {
+            s.step(&mut o).unwrap();
+            seen.push((o.lrs.clone(), o.momenta.clone()));
+        }
+        seen
+    };
+    let base = || CyclicLRConfig::default().step_size_up(3).step_size_down(5);
+    let custom = run(base()
+        .mode(CyclicMode::ExpRange)
+        .gamma(0.5)
+        .scale_fn(|_| 1.0, ScaleMode::Cycle));
+    assert_eq!(custom, run(base()));
+    // Iterations mode hands the scale function last_epoch.
+    let iters = run(base().scale_fn(|x| 0.9f64.powf(x), ScaleMode::Iterations));
+    assert_eq!(iters, run(base().mode(CyclicMode::ExpRange).gamma(0.9)));
+    // The amplitude shrinks: the peak of the second cycle (iteration 11) is below the first's (3).
+    assert!(iters[11].0[0] < iters[3].0[0]);
+    // The custom function is not saved; the state says so as PyTorch's does.
+    let mut o = opt2();
+    let s = CyclicLR::with_config(&mut o, &[0.01], &[0.1], base().scale_fn(|_| 1.0, ScaleMode::Cycle)).unwrap();
+    assert_eq!(s.state_dict()["_scale_fn_custom"], Value::Null);
 }

@@ -1,5 +1,11 @@
 //! Learning-rate schedulers (`torch.optim.lr_scheduler`): they set each parameter group's lr (and,
-//! for [`OneCycleLR`], its momentum) through the [`Optimizer`] trait.
+//! for [`OneCycleLR`] and [`CyclicLR`], its momentum) through the [`Optimizer`] trait.
+//!
+//! - decays: [`StepLR`], [`MultiStepLR`], [`ExponentialLR`], [`PolynomialLR`], [`ConstantLR`],
+//!   [`LinearLR`], [`LambdaLR`], [`MultiplicativeLR`];
+//! - cycles: [`CosineAnnealingLR`], [`CosineAnnealingWarmRestarts`], [`OneCycleLR`], [`CyclicLR`];
+//! - composition: [`SequentialLR`] (one after another), [`ChainedScheduler`] (together);
+//! - metric-driven: [`ReduceLROnPlateau`].
 //!
 //! As in PyTorch, building a scheduler records the optimizer's current lrs as its base lrs
 //! (`initial_lr`) and applies the schedule's first value at once (PyTorch's implicit first `step()`);
@@ -9,12 +15,12 @@
 //!
 //! [`ReduceLROnPlateau`] needs a metric at every update, so it is a separate type with
 //! [`ReduceLROnPlateau::step_metric`] and does not implement [`LrScheduler`]; the compiler thus
-//! rejects it where PyTorch raises at run time (e.g. inside [`SequentialLR`]).
+//! rejects it where PyTorch raises at run time (inside [`SequentialLR`] or [`ChainedScheduler`]).
 //!
 //! `state_dict` gives JSON with PyTorch's attribute names (`base_lrs`, `last_epoch`, `_step_count`,
-//! `_last_lr`, and the hyperparameters); `load_state_dict` into a scheduler built over the same
-//! optimizer continues the identical sequence; PyTorch's own `state_dict()`s (as JSON, infinities as
-//! `"inf"`) load too.
+//! `_last_lr`, and the hyperparameters); `load_state_dict` into a scheduler built the same way over
+//! the same optimizer continues the identical sequence; PyTorch's own `state_dict()`s (as JSON,
+//! infinities as `"inf"`) load too. Functions (`LambdaLR`'s, a custom `scale_fn`) are not saved.
 //!
 //! ```
 //! use kiln_nn::lr_scheduler::{CosineAnnealingLR, LinearLR, LrScheduler, SequentialLR};

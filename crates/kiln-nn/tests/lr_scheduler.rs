@@ -723,3 +723,60 @@ fn cyclic_custom_scale_fn_replaces_the_mode() {
     let s = CyclicLR::with_config(&mut o, &[0.01], &[0.1], base().scale_fn(|_| 1.0, ScaleMode::Cycle)).unwrap();
     assert_eq!(s.state_dict()["_scale_fn_custom"], Value::Null);
 }
+
+/// A scheduler written outside the crate: only the five required methods.
+struct Halve {
+    epoch: i64,
+    last: Vec<f64>,
+}
+
+impl LrScheduler for Halve {
+    fn step(&mut self, opt: &mut dyn Optimizer) -> Result<()> {
+        self.epoch += 1;
+        for g in 0..opt.num_groups() {
+            opt.set_lr(g, opt.lr(g) / 2.0);
+        }
+        self.last = (0..opt.num_groups()).map(|g| opt.lr(g)).collect();
+        Ok(())
+    }
+    fn get_last_lr(&self) -> Vec<f64> {
+        self.last.clone()
+    }
+    fn last_epoch(&self) -> i64 {
+        self.epoch
+    }
+    fn state_dict(&self) -> Value {
+        serde_json::json!({ "epoch": self.epoch })
+    }
+    fn load_state_dict(&mut self, state: &Value) -> Result<()> {
+        self.epoch = state["epoch"].as_i64().unwrap_or(0);
+        Ok(())
+    }
+}
+
+#[test]
+fn custom_schedulers_compose_through_the_trait_defaults() {
+    let mut o = opt2();
+    let halve: Box<dyn LrScheduler> = Box::new(Halve {
+        epoch: 0,
+        last: o.lrs.clone(),
+    });
+    let exp: Box<dyn LrScheduler> = Box::new(ExponentialLR::new(&mut o, 0.5).unwrap());
+    let mut chained = ChainedScheduler::new(&mut o, vec![halve, exp]).unwrap();
+    chained.step(&mut o).unwrap();
+    assert_eq!(o.lrs, vec![0.025, 0.0025]);
+    assert_eq!(chained.get_last_lr(), o.lrs);
+
+    // As a later SequentialLR stage it must restart at epoch 0, which the default hook refuses.
+    let mut o = opt2();
+    let exp: Box<dyn LrScheduler> = Box::new(ExponentialLR::new(&mut o, 0.5).unwrap());
+    let halve: Box<dyn LrScheduler> = Box::new(Halve {
+        epoch: 0,
+        last: o.lrs.clone(),
+    });
+    let mut seq = SequentialLR::new(&mut o, vec![exp, halve], &[2]).unwrap();
+    seq.step(&mut o).unwrap();
+    assert_eq!(o.lrs, vec![0.05, 0.005]);
+    let msg = invalid_msg(seq.step(&mut o));
+    assert!(msg.contains("cannot jump to epoch 0"), "{msg}");
+}

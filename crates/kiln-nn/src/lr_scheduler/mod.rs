@@ -131,7 +131,10 @@ pub trait LrScheduler {
     fn step_to(&mut self, _opt: &mut dyn Optimizer, epoch: i64) -> Result<()> {
         Err(kiln_tensor::Error::Invalid {
             op: "LrScheduler",
-            msg: format!("this scheduler cannot jump to epoch {epoch}"),
+            msg: format!(
+                "this scheduler cannot jump to epoch {epoch}: implement LrScheduler::step_to \
+                 (SequentialLR restarts every scheduler after the first with it)"
+            ),
         })
     }
 

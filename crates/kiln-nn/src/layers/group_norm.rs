@@ -59,7 +59,7 @@ impl GroupNorm {
 
     /// Errors unless `num_groups > 0` divides `num_channels`, or on a non-float dtype.
     pub fn with_config(num_groups: usize, num_channels: usize, cfg: GroupNormConfig) -> Result<GroupNorm> {
-        if num_groups == 0 || num_channels % num_groups != 0 {
+        if num_groups == 0 || !num_channels.is_multiple_of(num_groups) {
             return Err(Error::Invalid {
                 op: "GroupNorm",
                 msg: format!(

@@ -423,3 +423,50 @@ fn rms_norm_defaults_eps_and_errors() {
         .to_string();
     assert!(e.contains("normalized_shape"), "{e}");
 }
+
+#[test]
+fn batch_norm_to_dtype_keeps_the_counter_int64() {
+    let mut bn = BatchNorm1d::new(2).unwrap();
+    bn.to_dtype(DType::F64).unwrap();
+    assert_eq!(bn.weight.as_ref().unwrap().dtype(), DType::F64);
+    assert_eq!(bn.running_var.as_ref().unwrap().dtype(), DType::F64);
+    assert_eq!(bn.num_batches_tracked.as_ref().unwrap().dtype(), DType::I64);
+    let y = bn.forward(&Tensor::randn(&[4, 2], DType::F64).unwrap()).unwrap();
+    assert_eq!(y.dtype(), DType::F64);
+    assert_eq!(bn.num_batches_tracked.as_ref().unwrap().item::<i64>().unwrap(), 1);
+}
+
+#[test]
+fn norm_layers_pass_gradcheck_in_f64() {
+    use kiln_tensor::testing::{gradcheck, GradcheckOptions};
+    kiln_tensor::manual_seed(3);
+    let x = Tensor::randn(&[3, 2, 2, 2], DType::F64).unwrap();
+    let w = Tensor::rand(&[2], DType::F64).unwrap().add_scalar(0.5).unwrap();
+    let b = Tensor::randn(&[2], DType::F64).unwrap();
+    for training in [true, false] {
+        let bn = |ts: &[Tensor]| {
+            let mut m = BatchNorm2d::with_config(2, BatchNormConfig::default().dtype(DType::F64))?;
+            m.weight = Some(ts[1].clone());
+            m.bias = Some(ts[2].clone());
+            m.running_var.as_ref().unwrap().fill_(1.7)?;
+            if !training {
+                m.eval();
+            }
+            m.forward(&ts[0])
+        };
+        gradcheck(bn, &[&x, &w, &b], GradcheckOptions::default()).unwrap();
+    }
+    let gn = |ts: &[Tensor]| {
+        let mut m = GroupNorm::with_config(1, 2, GroupNormConfig::default().dtype(DType::F64))?;
+        m.weight = Some(ts[1].clone());
+        m.bias = Some(ts[2].clone());
+        m.forward(&ts[0])
+    };
+    gradcheck(gn, &[&x, &w, &b], GradcheckOptions::default()).unwrap();
+    let rms = |ts: &[Tensor]| {
+        let mut m = RMSNorm::with_config(&[2, 2], RMSNormConfig::default().dtype(DType::F64))?;
+        m.weight = Some(ts[1].reshape(&[2, 1])?.expand(&[2, 2])?);
+        m.forward(&ts[0])
+    };
+    gradcheck(rms, &[&x, &w], GradcheckOptions::default()).unwrap();
+}

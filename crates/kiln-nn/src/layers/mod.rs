@@ -5,22 +5,30 @@
 //! validate their arguments with errors naming the layer.
 
 mod attention;
+mod batch_norm;
 mod dropout;
+mod embedding;
+mod group_norm;
 mod gru;
 mod layer_norm;
 mod linear;
 mod lstm;
+mod rms_norm;
 mod rnn_common;
 mod sequential;
 mod transformer;
 mod transformer_decoder;
 
 pub use attention::{MhaArgs, MultiheadAttention, MultiheadAttentionConfig};
+pub use batch_norm::{BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormConfig};
 pub use dropout::Dropout;
+pub use embedding::{Embedding, EmbeddingConfig};
+pub use group_norm::{GroupNorm, GroupNormConfig};
 pub use gru::{GRUCell, GRU};
 pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use linear::{Linear, LinearConfig};
 pub use lstm::{LSTMCell, LSTM};
+pub use rms_norm::{RMSNorm, RMSNormConfig};
 pub use rnn_common::{RnnConfig, RnnWeights};
 pub use sequential::Sequential;
 pub use transformer::{

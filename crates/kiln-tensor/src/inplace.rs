@@ -214,3 +214,177 @@ impl Tensor {
         self.fill_(0.0)
     }
 }
+
+/// Runs `f` on every element index of the contiguous slices `outs` (written) and `ins` (read),
+/// loading each lane as `f64` and storing the results back in `T`.
+fn fused_loop<T: Element, const M: usize, const R: usize>(
+    outs: &mut [&mut [T]],
+    ins: &[&[T]],
+    mut f: impl FnMut(&mut [f64; M], &[f64; R]),
+) {
+    let n = outs.first().map_or(0, |o| o.len());
+    for i in 0..n {
+        let mut o = [0.0; M];
+        for (k, v) in o.iter_mut().enumerate() {
+            *v = outs[k][i].to_f64();
+        }
+        let mut r = [0.0; R];
+        for (k, v) in r.iter_mut().enumerate() {
+            *v = ins[k][i].to_f64();
+        }
+        f(&mut o, &r);
+        for (k, v) in o.iter().enumerate() {
+            outs[k][i] = T::from_f64(*v);
+        }
+    }
+}
+
+impl Tensor {
+    /// A fused elementwise update of several tensors in one pass (what optimizers run per
+    /// parameter): for every element index `i`, `f(&mut [outs[0][i], ..], &[ins[0][i], ..])` with
+    /// the values as `f64`; the values `f` leaves in its first argument are written back to `outs`.
+    ///
+    /// `outs` must be floating-point tensors of one dtype and one shape; `ins` are broadcast to
+    /// that shape and cast to that dtype. Contiguous `outs` are updated directly in their
+    /// storage; others go through a contiguous copy. The arithmetic runs in `f64`, so `f32`
+    /// results can differ from a chain of `f32` ops in the last bit (they are at least as
+    /// accurate). Errors like the other in-place ops on leaves that require grad outside
+    /// `no_grad`, and when two `outs` share storage.
+    pub fn fused_update_<const M: usize, const R: usize>(
+        outs: [&Tensor; M],
+        ins: [&Tensor; R],
+        f: impl FnMut(&mut [f64; M], &[f64; R]),
+    ) -> Result<()> {
+        const OP: &str = "fused_update_";
+        let Some(first) = outs.first() else {
+            return Ok(());
+        };
+        let (dtype, shape) = (first.dtype(), first.shape().to_vec());
+        for (k, o) in outs.iter().enumerate() {
+            o.check_inplace(OP)?;
+            if o.dtype() != dtype || !dtype.is_float() {
+                return Err(Error::Invalid {
+                    op: OP,
+                    msg: format!(
+                        "outputs must share one floating-point dtype; output 0 is {dtype}, output {k} is {}",
+                        o.dtype()
+                    ),
+                });
+            }
+            if o.shape() != shape.as_slice() {
+                return Err(Error::shape(
+                    OP,
+                    format!("output {k} has shape {:?}, output 0 has shape {shape:?}", o.shape()),
+                ));
+            }
+            if outs[..k].iter().any(|p| p.shares_storage(o)) {
+                return Err(Error::Invalid {
+                    op: OP,
+                    msg: format!("output {k} shares its storage with an earlier output"),
+                });
+            }
+        }
+        let _g = crate::GradModeGuard::new(false);
+        // Inputs as contiguous tensors of the outputs' dtype and shape, never aliasing an output
+        // (that would read a buffer this call holds for writing).
+        let mut inputs = Vec::with_capacity(R);
+        for t in ins {
+            let t = t.to_dtype(dtype)?.broadcast_to(&shape)?;
+            let aliased = outs.iter().any(|o| o.shares_storage(&t));
+            inputs.push(if aliased || !t.is_contiguous() {
+                t.contiguous_copy()
+            } else {
+                t
+            });
+        }
+        // Non-contiguous outputs are updated in a private contiguous copy, then written back.
+        let targets: Vec<Tensor> = outs
+            .iter()
+            .map(|o| {
+                if o.is_contiguous() {
+                    (*o).clone()
+                } else {
+                    o.contiguous_copy()
+                }
+            })
+            .collect();
+        {
+            let mut wg: Vec<_> = targets.iter().map(|t| t.storage_mut()).collect();
+            let rg: Vec<_> = inputs.iter().map(|t| t.storage()).collect();
+            let out_ranges: Vec<_> = targets.iter().map(|t| t.layout().contiguous_range()).collect();
+            let in_ranges: Vec<_> = inputs.iter().map(|t| t.layout().contiguous_range()).collect();
+            macro_rules! run {
+                ($t:ty) => {{
+                    let mut o: Vec<&mut [$t]> = wg
+                        .iter_mut()
+                        .zip(&out_ranges)
+                        .map(|(g, r)| {
+                            let s = <$t as Element>::slice_mut(&mut **g).expect("dtype checked");
+                            &mut s[r.clone().expect("contiguous")]
+                        })
+                        .collect();
+                    let i: Vec<&[$t]> = rg
+                        .iter()
+                        .zip(&in_ranges)
+                        .map(|(g, r)| {
+                            let s = <$t as Element>::slice(&**g).expect("cast to the outputs' dtype");
+                            &s[r.clone().expect("contiguous")]
+                        })
+                        .collect();
+                    fused_loop::<$t, M, R>(&mut o, &i, f)
+                }};
+            }
+            match dtype {
+                DType::F32 => run!(f32),
+                DType::F64 => run!(f64),
+                DType::F16 => run!(half::f16),
+                DType::BF16 => run!(half::bf16),
+                _ => unreachable!("float dtype checked above"),
+            }
+        }
+        for (o, t) in outs.iter().zip(&targets) {
+            if !o.is_contiguous() {
+                o.copy_(t)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `self += value * tensor1 * tensor2` (PyTorch's `addcmul_`); the factors broadcast to this
+    /// shape.
+    pub fn addcmul_(&self, tensor1: &Tensor, tensor2: &Tensor, value: f64) -> Result<()> {
+        Tensor::fused_update_([self], [tensor1, tensor2], |o, i| o[0] += value * i[0] * i[1])
+    }
+
+    /// `self += value * tensor1 / tensor2` (PyTorch's `addcdiv_`, evaluated as `(value * tensor1) / tensor2`).
+    pub fn addcdiv_(&self, tensor1: &Tensor, tensor2: &Tensor, value: f64) -> Result<()> {
+        Tensor::fused_update_([self], [tensor1, tensor2], |o, i| o[0] += value * i[0] / i[1])
+    }
+
+    /// `self += weight * (end - self)` (PyTorch's `lerp_` with a scalar weight, with its
+    /// formula: from `end` backwards when `weight >= 0.5`, which is exact at `weight = 1`).
+    pub fn lerp_(&self, end: &Tensor, weight: f64) -> Result<()> {
+        Tensor::fused_update_([self], [end], |o, i| o[0] = lerp(o[0], i[0], weight))
+    }
+
+    /// `self = max(self, other)` elementwise, NaN if either is NaN (PyTorch's `maximum`, in place).
+    pub fn maximum_(&self, other: &Tensor) -> Result<()> {
+        Tensor::fused_update_([self], [other], |o, i| {
+            o[0] = if o[0].is_nan() || i[0].is_nan() {
+                f64::NAN
+            } else {
+                o[0].max(i[0])
+            }
+        })
+    }
+}
+
+/// PyTorch's scalar `lerp`: `start + weight * (end - start)` for `|weight| < 0.5`, else
+/// `end - (end - start) * (1 - weight)`.
+fn lerp(start: f64, end: f64, weight: f64) -> f64 {
+    if weight.abs() < 0.5 {
+        start + weight * (end - start)
+    } else {
+        end - (end - start) * (1.0 - weight)
+    }
+}

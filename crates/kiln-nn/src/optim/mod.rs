@@ -55,3 +55,31 @@ pub trait Optimizer {
     /// optimizer kind, group count, parameter counts or state shapes do not match.
     fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()>;
 }
+
+mod adagrad;
+mod adam;
+mod algorithm;
+mod grouped;
+pub(crate) mod param_group;
+mod rmsprop;
+mod sgd;
+mod state;
+
+pub use adagrad::{Adagrad, AdagradConfig};
+pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
+pub use algorithm::Algorithm;
+pub use grouped::GroupedOptimizer;
+pub use param_group::{HyperValue, ParamGroup};
+pub use rmsprop::{RMSprop, RMSpropConfig};
+pub use sgd::{Sgd, SgdConfig};
+pub use state::ParamState;
+
+/// PyTorch's scalar `lerp`: `start + weight * (end - start)` for `|weight| < 0.5`, else
+/// `end - (end - start) * (1 - weight)` (exact at `weight = 1`).
+pub(crate) fn lerp(start: f64, end: f64, weight: f64) -> f64 {
+    if weight.abs() < 0.5 {
+        start + weight * (end - start)
+    } else {
+        end - (end - start) * (1.0 - weight)
+    }
+}

@@ -76,8 +76,8 @@ pub fn clip_grad_norm_(params: &[Tensor], max_norm: f64, norm_type: f64, error_i
         });
     }
     let clip_coef = max_norm / (total + 1e-6);
-    // `!(c >= 1)` rather than `c < 1`: a NaN coefficient propagates into the gradients, as in PyTorch.
-    if !(clip_coef >= 1.0) {
+    // A NaN coefficient (NaN norm) propagates into the gradients, as in PyTorch.
+    if clip_coef < 1.0 || clip_coef.is_nan() {
         kiln_tensor::no_grad(|| grads.iter().try_for_each(|g| g.mul_scalar_(clip_coef)))?;
     }
     Ok(total)

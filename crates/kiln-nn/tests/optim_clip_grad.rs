@@ -98,14 +98,14 @@ fn clipping_skips_params_without_grad_and_reports_nonfinite_norms() -> Result<()
     assert!(b.grad().is_none());
 
     a.set_grad(Some(tensor!([f32::INFINITY, 1.0])));
-    let err = clip_grad_norm_(&[a.clone()], 1.0, 2.0, true).expect_err("non-finite norm");
+    let err = clip_grad_norm_(std::slice::from_ref(&a), 1.0, 2.0, true).expect_err("non-finite norm");
     assert!(err.to_string().contains("inf"), "{err}");
     assert_eq!(
         a.grad().expect("grad").to_vec::<f32>()?,
         vec![f32::INFINITY, 1.0],
         "unchanged on error"
     );
-    assert!(clip_grad_norm_(&[a.clone()], 1.0, f64::NAN, false).is_err());
+    assert!(clip_grad_norm_(std::slice::from_ref(&a), 1.0, f64::NAN, false).is_err());
 
     a.set_grad(Some(tensor!([f32::NAN, -3.0])));
     clip_grad_value_(&[a.clone(), b], 1.0)?;

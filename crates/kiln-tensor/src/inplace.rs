@@ -215,34 +215,85 @@ impl Tensor {
     }
 }
 
-/// Runs `f` on every element index of the contiguous slices `outs` (written) and `ins` (read),
-/// loading each lane as `f64` and storing the results back in `T`.
-fn fused_loop<T: Element, const M: usize, const R: usize>(
-    outs: &mut [&mut [T]],
-    ins: &[&[T]],
-    mut f: impl FnMut(&mut [f64; M], &[f64; R]),
-) {
+/// Elements per block of [`fused_block`]: its lanes are staged as `f64` in stack buffers.
+const FUSED_BLOCK: usize = 256;
+
+/// [`Tensor::fused_update_`] on one stretch of its contiguous slices (all the same length):
+/// block by block, the lanes are converted to `f64` into stack buffers, `f` runs per element,
+/// and the results are converted back.
+fn fused_block<T: Element, F, const M: usize, const R: usize>(mut outs: Vec<&mut [T]>, ins: Vec<&[T]>, f: &F)
+where
+    F: Fn(&mut [f64; M], &[f64; R]),
+{
     let n = outs.first().map_or(0, |o| o.len());
-    for i in 0..n {
-        let mut o = [0.0; M];
-        for (k, v) in o.iter_mut().enumerate() {
-            *v = outs[k][i].to_f64();
+    let mut ob = [[0.0f64; FUSED_BLOCK]; M];
+    let mut ib = [[0.0f64; FUSED_BLOCK]; R];
+    let mut start = 0;
+    while start < n {
+        let len = FUSED_BLOCK.min(n - start);
+        for (buf, src) in ob.iter_mut().zip(outs.iter()) {
+            for (d, s) in buf[..len].iter_mut().zip(&src[start..start + len]) {
+                *d = s.to_f64();
+            }
         }
-        let mut r = [0.0; R];
-        for (k, v) in r.iter_mut().enumerate() {
-            *v = ins[k][i].to_f64();
+        for (buf, src) in ib.iter_mut().zip(ins.iter()) {
+            for (d, s) in buf[..len].iter_mut().zip(&src[start..start + len]) {
+                *d = s.to_f64();
+            }
         }
-        f(&mut o, &r);
-        for (k, v) in o.iter().enumerate() {
-            outs[k][i] = T::from_f64(*v);
+        for j in 0..len {
+            let mut o: [f64; M] = std::array::from_fn(|k| ob[k][j]);
+            let r: [f64; R] = std::array::from_fn(|k| ib[k][j]);
+            f(&mut o, &r);
+            for (buf, v) in ob.iter_mut().zip(o) {
+                buf[j] = v;
+            }
+        }
+        for (buf, dst) in ob.iter().zip(outs.iter_mut()) {
+            for (d, s) in dst[start..start + len].iter_mut().zip(&buf[..len]) {
+                *d = T::from_f64(*s);
+            }
+        }
+        start += len;
+    }
+}
+
+/// Runs [`fused_block`] over the whole slices, split across threads when they are long.
+fn fused_loop<T: Element, F, const M: usize, const R: usize>(outs: Vec<&mut [T]>, ins: Vec<&[T]>, f: F)
+where
+    F: Fn(&mut [f64; M], &[f64; R]) + Sync,
+{
+    use kiln_kernels::par;
+    use rayon::prelude::*;
+    let n = outs.first().map_or(0, |o| o.len());
+    if !par::should_split(n, par::ELEMENTWISE_PAR_THRESHOLD) {
+        return fused_block(outs, ins, &f);
+    }
+    let c = par::chunk_len(n, 4096);
+    let chunks = n.div_ceil(c);
+    let mut out_chunks: Vec<Vec<&mut [T]>> = (0..chunks).map(|_| Vec::with_capacity(M)).collect();
+    for s in outs {
+        for (j, piece) in s.chunks_mut(c).enumerate() {
+            out_chunks[j].push(piece);
         }
     }
+    let mut in_chunks: Vec<Vec<&[T]>> = (0..chunks).map(|_| Vec::with_capacity(R)).collect();
+    for s in ins {
+        for (j, piece) in s.chunks(c).enumerate() {
+            in_chunks[j].push(piece);
+        }
+    }
+    out_chunks
+        .into_par_iter()
+        .zip(in_chunks)
+        .for_each(|(o, i)| fused_block(o, i, &f));
 }
 
 impl Tensor {
     /// A fused elementwise update of several tensors in one pass (what optimizers run per
     /// parameter): for every element index `i`, `f(&mut [outs[0][i], ..], &[ins[0][i], ..])` with
     /// the values as `f64`; the values `f` leaves in its first argument are written back to `outs`.
+    /// Long tensors are split across threads, so `f` must not depend on the order of elements.
     ///
     /// `outs` must be floating-point tensors of one dtype and one shape; `ins` are broadcast to
     /// that shape and cast to that dtype. Contiguous `outs` are updated directly in their
@@ -253,7 +304,7 @@ impl Tensor {
     pub fn fused_update_<const M: usize, const R: usize>(
         outs: [&Tensor; M],
         ins: [&Tensor; R],
-        f: impl FnMut(&mut [f64; M], &[f64; R]),
+        f: impl Fn(&mut [f64; M], &[f64; R]) + Sync,
     ) -> Result<()> {
         const OP: &str = "fused_update_";
         let Some(first) = outs.first() else {
@@ -315,7 +366,7 @@ impl Tensor {
             let in_ranges: Vec<_> = inputs.iter().map(|t| t.layout().contiguous_range()).collect();
             macro_rules! run {
                 ($t:ty) => {{
-                    let mut o: Vec<&mut [$t]> = wg
+                    let o: Vec<&mut [$t]> = wg
                         .iter_mut()
                         .zip(&out_ranges)
                         .map(|(g, r)| {
@@ -331,7 +382,7 @@ impl Tensor {
                             &s[r.clone().expect("contiguous")]
                         })
                         .collect();
-                    fused_loop::<$t, M, R>(&mut o, &i, f)
+                    fused_loop::<$t, _, M, R>(o, i, f)
                 }};
             }
             match dtype {

@@ -121,3 +121,15 @@ fn leaves_that_require_grad_need_no_grad() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn long_tensors_split_into_blocks_and_threads_give_the_same_values() -> Result<()> {
+    let n = 100_003; // several threads' chunks and a partial last block
+    let a: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+    let b: Vec<f64> = (0..n).map(|i| (i as f64 * 0.11).cos()).collect();
+    let x = Tensor::from_vec(a.clone(), &[n])?;
+    x.lerp_(&Tensor::from_vec(b.clone(), &[n])?, 0.25)?;
+    let want: Vec<f64> = a.iter().zip(&b).map(|(s, e)| s + 0.25 * (e - s)).collect();
+    assert_eq!(x.to_vec::<f64>()?, want);
+    Ok(())
+}

@@ -221,6 +221,7 @@ const FUSED_BLOCK: usize = 256;
 /// [`Tensor::fused_update_`] on one stretch of its contiguous slices (all the same length):
 /// block by block, the lanes are converted to `f64` into stack buffers, `f` runs per element,
 /// and the results are converted back.
+#[inline(always)]
 fn fused_block<T: Element, F, const M: usize, const R: usize>(mut outs: Vec<&mut [T]>, ins: Vec<&[T]>, f: &F)
 where
     F: Fn(&mut [f64; M], &[f64; R]),
@@ -258,6 +259,30 @@ where
     }
 }
 
+/// [`fused_block`] compiled for AVX2 when the CPU has it (the per-element closure is inlined
+/// into it, so its arithmetic is vectorized across elements; values are the same, as Rust never
+/// contracts `a * b + c` into an FMA).
+fn fused_block_dispatch<T: Element, F, const M: usize, const R: usize>(outs: Vec<&mut [T]>, ins: Vec<&[T]>, f: &F)
+where
+    F: Fn(&mut [f64; M], &[f64; R]),
+{
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2<T: Element, F, const M: usize, const R: usize>(outs: Vec<&mut [T]>, ins: Vec<&[T]>, f: &F)
+        where
+            F: Fn(&mut [f64; M], &[f64; R]),
+        {
+            fused_block(outs, ins, f)
+        }
+        if kiln_kernels::simd::simd_level() != kiln_kernels::simd::SimdLevel::Baseline {
+            // SAFETY: the CPU supports the features `avx2` was compiled for.
+            return unsafe { avx2(outs, ins, f) };
+        }
+    }
+    fused_block(outs, ins, f)
+}
+
 /// Runs [`fused_block`] over the whole slices, split across threads when they are long.
 fn fused_loop<T: Element, F, const M: usize, const R: usize>(outs: Vec<&mut [T]>, ins: Vec<&[T]>, f: F)
 where
@@ -267,7 +292,7 @@ where
     use rayon::prelude::*;
     let n = outs.first().map_or(0, |o| o.len());
     if !par::should_split(n, par::ELEMENTWISE_PAR_THRESHOLD) {
-        return fused_block(outs, ins, &f);
+        return fused_block_dispatch(outs, ins, &f);
     }
     let c = par::chunk_len(n, 4096);
     let chunks = n.div_ceil(c);
@@ -286,7 +311,7 @@ where
     out_chunks
         .into_par_iter()
         .zip(in_chunks)
-        .for_each(|(o, i)| fused_block(o, i, &f));
+        .for_each(|(o, i)| fused_block_dispatch(o, i, &f));
 }
 
 impl Tensor {

@@ -148,11 +148,9 @@ fn check_orthogonal(rows: usize, cols: usize, gain: f64) {
     init::orthogonal_(&t, gain).unwrap();
     let q = t.to_vec::<f64>().unwrap();
     // Tall: QᵀQ = gain²·I (orthonormal columns); wide: QQᵀ = gain²·I (orthonormal rows).
-    let (n, len, at): (usize, usize, Box<dyn Fn(usize, usize) -> f64>) = if rows >= cols {
-        (cols, rows, Box::new(|v, k| q[k * cols + v]))
-    } else {
-        (rows, cols, Box::new(|v, k| q[v * cols + k]))
-    };
+    let tall = rows >= cols;
+    let (n, len) = if tall { (cols, rows) } else { (rows, cols) };
+    let at = |v: usize, k: usize| if tall { q[k * cols + v] } else { q[v * cols + k] };
     for i in 0..n {
         for j in 0..n {
             let d: f64 = (0..len).map(|k| at(i, k) * at(j, k)).sum();

@@ -7,7 +7,7 @@ mod conv_common;
 use conv_common::{cases, check_case, load, Layer};
 use kiln_nn::{
     AdaptiveAvgPool2d, AvgPool2d, AvgPool2dConfig, Conv1d, Conv1dConfig, Conv2d, Conv2dConfig, ConvTranspose2d,
-    ConvTranspose2dConfig, Flatten, Forward, Identity, MaxPool2d, MaxPool2dConfig, Module,
+    ConvTranspose2dConfig, Flatten, Forward, Identity, MaxPool2d, MaxPool2dConfig, Module, PaddingMode,
 };
 use kiln_tensor::{DType, Padding, Tensor};
 use serde_json::Value;
@@ -30,6 +30,16 @@ fn one(v: &Value) -> usize {
     v.as_u64().unwrap_or_else(|| panic!("bad size {v}")) as usize
 }
 
+fn padding_mode(a: &Value) -> PaddingMode {
+    match a.get("padding_mode").and_then(Value::as_str) {
+        None | Some("zeros") => PaddingMode::Zeros,
+        Some("reflect") => PaddingMode::Reflect,
+        Some("replicate") => PaddingMode::Replicate,
+        Some("circular") => PaddingMode::Circular,
+        Some(other) => panic!("unknown padding_mode {other}"),
+    }
+}
+
 fn build(case: &Value) -> Box<dyn Layer> {
     let a = &case["args"];
     let has = |k: &str| a.get(k).is_some();
@@ -37,7 +47,10 @@ fn build(case: &Value) -> Box<dyn Layer> {
     let groups = a.get("groups").map_or(1, one);
     match case["layer"].as_str().expect("layer") {
         "Conv1d" => {
-            let mut c = Conv1dConfig::default().groups(groups).bias(flag("bias", true));
+            let mut c = Conv1dConfig::default()
+                .groups(groups)
+                .bias(flag("bias", true))
+                .padding_mode(padding_mode(a));
             if has("stride") {
                 c = c.stride(one(&a["stride"]));
             }
@@ -54,7 +67,10 @@ fn build(case: &Value) -> Box<dyn Layer> {
             Box::new(Conv1d::with_config(i, o, k, c).expect("Conv1d"))
         }
         "Conv2d" => {
-            let mut c = Conv2dConfig::default().groups(groups).bias(flag("bias", true));
+            let mut c = Conv2dConfig::default()
+                .groups(groups)
+                .bias(flag("bias", true))
+                .padding_mode(padding_mode(a));
             if has("stride") {
                 c = c.stride(pair(&a["stride"]));
             }
@@ -137,12 +153,12 @@ fn run_family(prefix: &str, expected_count: usize, rtol: f64, atol: f64) {
 
 #[test]
 fn conv1d_matches_pytorch() {
-    run_family("conv1d_", 5, 1e-5, 1e-5);
+    run_family("conv1d_", 7, 1e-5, 1e-5);
 }
 
 #[test]
 fn conv2d_matches_pytorch() {
-    run_family("conv2d_", 6, 1e-5, 1e-5);
+    run_family("conv2d_", 9, 1e-5, 1e-5);
 }
 
 #[test]
@@ -297,6 +313,14 @@ fn wrong_input_rank_names_the_layer() {
     assert!(e.contains("AvgPool2d"), "{e}");
     let e = err_text(AdaptiveAvgPool2d::new(2).unwrap().forward(&x5));
     assert!(e.contains("AdaptiveAvgPool2d"), "{e}");
+    let circ = Conv1d::with_config(
+        1,
+        1,
+        3,
+        Conv1dConfig::default().padding(4).padding_mode(PaddingMode::Circular),
+    );
+    let e = err_text(circ.unwrap().forward(&Tensor::ones(&[1, 1, 3], DType::F32)));
+    assert!(e.contains("Conv1d") && e.contains("circular"), "{e}");
     // Channels the weight does not expect: the tensor op's message names the counts.
     let e = err_text(
         Conv2d::new(3, 4, 3)

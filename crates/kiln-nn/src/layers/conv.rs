@@ -2,6 +2,7 @@
 //! `nn.ConvTranspose2d`), with PyTorch's weight layouts and default initialization.
 
 use crate::{init, parameter, Forward, Module};
+use kiln_tensor::op::PadMode;
 use kiln_tensor::ops::conv::ToPair;
 use kiln_tensor::{Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions, DType, Error, Padding, Result, Tensor};
 
@@ -95,8 +96,74 @@ fn same_needs_stride_one(op: &'static str, same: bool, stride: &[usize]) -> Resu
     Ok(())
 }
 
+/// How [`Conv1d`] and [`Conv2d`] pad their input (`padding_mode`): with zeros (the default),
+/// by reflection without repeating the edge, by repeating the edge, or circularly (wrapping
+/// around).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PaddingMode {
+    #[default]
+    Zeros,
+    Reflect,
+    Replicate,
+    Circular,
+}
+
+/// `(before, after)` padding of each spatial dim, as PyTorch computes it for a non-zeros
+/// `padding_mode` (`"same"` puts the odd extra element after).
+fn explicit_pads(explicit: Option<&[usize]>, same: bool, kernel: &[usize], dilation: &[usize]) -> Vec<(usize, usize)> {
+    (0..kernel.len())
+        .map(|i| match explicit {
+            Some(p) => (p[i], p[i]),
+            None if same => {
+                let total = dilation[i] * (kernel[i] - 1);
+                (total / 2, total - total / 2)
+            }
+            None => (0, 0),
+        })
+        .collect()
+}
+
+/// Pads the trailing `pads.len()` dims of `x` by `mode` (not `Zeros`, which the convolution
+/// does itself).
+fn pad_input(op: &'static str, x: &Tensor, pads: &[(usize, usize)], mode: PaddingMode) -> Result<Tensor> {
+    let first = x.rank() - pads.len();
+    match mode {
+        PaddingMode::Zeros => Ok(x.clone()),
+        PaddingMode::Reflect | PaddingMode::Replicate => {
+            let flat: Vec<i64> = pads.iter().rev().flat_map(|&(a, b)| [a as i64, b as i64]).collect();
+            let m = if mode == PaddingMode::Reflect {
+                PadMode::Reflect
+            } else {
+                PadMode::Replicate
+            };
+            x.pad(&flat, m, 0.0)
+        }
+        PaddingMode::Circular => {
+            let mut t = x.clone();
+            for (i, &(before, after)) in pads.iter().enumerate() {
+                let d = (first + i) as isize;
+                let n = t.shape()[first + i];
+                if before > n || after > n {
+                    return Err(Error::Invalid {
+                        op,
+                        msg: format!(
+                            "circular padding ({before}, {after}) is larger than the input size {n} of dim {d} (input {:?})",
+                            x.shape()
+                        ),
+                    });
+                }
+                let head = t.narrow(d, n - before, before)?;
+                let tail = t.narrow(d, 0, after)?;
+                t = Tensor::cat(&[&head, &t, &tail], d)?;
+            }
+            Ok(t)
+        }
+    }
+}
+
 /// Options of [`Conv2d`] beyond the channels and kernel size, with PyTorch's defaults: stride 1,
-/// padding 0 (or [`Padding::Same`] / [`Padding::Valid`]), dilation 1, groups 1, bias, f32.
+/// padding 0 (or [`Padding::Same`] / [`Padding::Valid`]), dilation 1, groups 1, bias,
+/// `padding_mode` zeros, f32.
 #[derive(Clone, Debug)]
 pub struct Conv2dConfig {
     pub stride: [usize; 2],
@@ -104,6 +171,7 @@ pub struct Conv2dConfig {
     pub dilation: [usize; 2],
     pub groups: usize,
     pub bias: bool,
+    pub padding_mode: PaddingMode,
     pub dtype: DType,
 }
 
@@ -115,6 +183,7 @@ impl Default for Conv2dConfig {
             dilation: [1, 1],
             groups: 1,
             bias: true,
+            padding_mode: PaddingMode::Zeros,
             dtype: DType::F32,
         }
     }
@@ -141,6 +210,10 @@ impl Conv2dConfig {
         self.bias = bias;
         self
     }
+    pub fn padding_mode(mut self, mode: PaddingMode) -> Self {
+        self.padding_mode = mode;
+        self
+    }
     pub fn dtype(mut self, dtype: DType) -> Self {
         self.dtype = dtype;
         self
@@ -151,6 +224,8 @@ impl Conv2dConfig {
 /// `[N, C_out, oH, oW]`, `oH = (H + 2·padding − dilation·(kH − 1) − 1) / stride + 1`.
 ///
 /// Parameters: `weight` `[out_channels, in_channels / groups, kH, kW]`, `bias` `[out_channels]`.
+/// A `padding_mode` other than zeros pads the input first (PyTorch's `F.pad` then a convolution
+/// without padding).
 ///
 /// ```
 /// use kiln_nn::{Conv2d, Conv2dConfig, Forward};
@@ -174,6 +249,8 @@ pub struct Conv2d {
     pub kernel_size: [usize; 2],
     #[module(skip)]
     pub options: Conv2dOptions,
+    #[module(skip)]
+    pub padding_mode: PaddingMode,
 }
 
 impl Conv2d {
@@ -212,6 +289,7 @@ impl Conv2d {
                 dilation: cfg.dilation,
                 groups: cfg.groups,
             },
+            padding_mode: cfg.padding_mode,
         })
     }
 }
@@ -219,7 +297,21 @@ impl Conv2d {
 impl Forward for Conv2d {
     fn forward(&self, input: &Tensor) -> Result<Tensor> {
         check_rank("Conv2d", input, 2)?;
-        input.conv2d(&self.weight, self.bias.as_ref(), self.options)
+        if self.padding_mode == PaddingMode::Zeros {
+            return input.conv2d(&self.weight, self.bias.as_ref(), self.options);
+        }
+        let explicit = match &self.options.padding {
+            Padding::Explicit(p) => Some(&p[..]),
+            _ => None,
+        };
+        let same = self.options.padding == Padding::Same;
+        let pads = explicit_pads(explicit, same, &self.kernel_size, &self.options.dilation);
+        let x = pad_input("Conv2d", input, &pads, self.padding_mode)?;
+        let opts = Conv2dOptions {
+            padding: Padding::Valid,
+            ..self.options
+        };
+        x.conv2d(&self.weight, self.bias.as_ref(), opts)
     }
 }
 
@@ -232,6 +324,7 @@ pub struct Conv1dConfig {
     pub dilation: usize,
     pub groups: usize,
     pub bias: bool,
+    pub padding_mode: PaddingMode,
     pub dtype: DType,
 }
 
@@ -243,6 +336,7 @@ impl Default for Conv1dConfig {
             dilation: 1,
             groups: 1,
             bias: true,
+            padding_mode: PaddingMode::Zeros,
             dtype: DType::F32,
         }
     }
@@ -269,6 +363,10 @@ impl Conv1dConfig {
         self.bias = bias;
         self
     }
+    pub fn padding_mode(mut self, mode: PaddingMode) -> Self {
+        self.padding_mode = mode;
+        self
+    }
     pub fn dtype(mut self, dtype: DType) -> Self {
         self.dtype = dtype;
         self
@@ -290,6 +388,8 @@ pub struct Conv1d {
     pub kernel_size: usize,
     #[module(skip)]
     pub options: Conv1dOptions,
+    #[module(skip)]
+    pub padding_mode: PaddingMode,
 }
 
 impl Conv1d {
@@ -326,6 +426,7 @@ impl Conv1d {
                 dilation: cfg.dilation,
                 groups: cfg.groups,
             },
+            padding_mode: cfg.padding_mode,
         })
     }
 }
@@ -333,7 +434,21 @@ impl Conv1d {
 impl Forward for Conv1d {
     fn forward(&self, input: &Tensor) -> Result<Tensor> {
         check_rank("Conv1d", input, 1)?;
-        input.conv1d(&self.weight, self.bias.as_ref(), self.options)
+        if self.padding_mode == PaddingMode::Zeros {
+            return input.conv1d(&self.weight, self.bias.as_ref(), self.options);
+        }
+        let explicit = match &self.options.padding {
+            Padding::Explicit(p) => Some(std::slice::from_ref(p)),
+            _ => None,
+        };
+        let same = self.options.padding == Padding::Same;
+        let pads = explicit_pads(explicit, same, &[self.kernel_size], &[self.options.dilation]);
+        let x = pad_input("Conv1d", input, &pads, self.padding_mode)?;
+        let opts = Conv1dOptions {
+            padding: Padding::Valid,
+            ..self.options
+        };
+        x.conv1d(&self.weight, self.bias.as_ref(), opts)
     }
 }
 

@@ -23,7 +23,7 @@ pub use activation::{
     Hardtanh, LeakyReLU, LogSoftmax, Mish, ReLU, ReLU6, SiLU, Sigmoid, Softmax, Softplus, Tanh, ELU, GELU,
 };
 pub use attention::{MhaArgs, MultiheadAttention, MultiheadAttentionConfig};
-pub use conv::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+pub use conv::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig, PaddingMode};
 pub use dropout::Dropout;
 pub use flatten::{Flatten, Identity};
 pub use gru::{GRUCell, GRU};

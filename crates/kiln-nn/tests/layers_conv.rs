@@ -7,7 +7,8 @@ mod conv_common;
 use conv_common::{cases, check_case, load, Layer};
 use kiln_nn::{
     AdaptiveAvgPool2d, AvgPool2d, AvgPool2dConfig, Conv1d, Conv1dConfig, Conv2d, Conv2dConfig, ConvTranspose2d,
-    ConvTranspose2dConfig, Flatten, Forward, Identity, MaxPool2d, MaxPool2dConfig, Module, PaddingMode,
+    ConvTranspose2dConfig, Flatten, Forward, Identity, Linear, MaxPool2d, MaxPool2dConfig, Module, PaddingMode, ReLU,
+    Sequential, GELU,
 };
 use kiln_tensor::{DType, Padding, Tensor};
 use serde_json::Value;
@@ -136,8 +137,23 @@ fn build(case: &Value) -> Box<dyn Layer> {
         )),
         "Flatten" => Box::new(Flatten::new()),
         "Identity" => Box::new(Identity::new()),
+        "Sequential" => Box::new(small_cnn()),
         other => panic!("unknown layer {other}"),
     }
+}
+
+/// The generator's `sequential_small_cnn`: conv, relu, max-pool, conv, gelu, adaptive pool,
+/// flatten, linear.
+fn small_cnn() -> Sequential {
+    Sequential::new()
+        .add(Conv2d::with_config(1, 3, 3, Conv2dConfig::default().padding(1)).unwrap())
+        .add(ReLU)
+        .add(MaxPool2d::new(2).unwrap())
+        .add(Conv2d::new(3, 4, 3).unwrap())
+        .add(GELU::new())
+        .add(AdaptiveAvgPool2d::new(2).unwrap())
+        .add(Flatten::new())
+        .add(Linear::new(16, 5).unwrap())
 }
 
 fn run_family(prefix: &str, expected_count: usize, rtol: f64, atol: f64) {
@@ -175,6 +191,11 @@ fn max_pool2d_matches_pytorch() {
 fn avg_pool2d_matches_pytorch() {
     run_family("avgpool_", 4, 1e-5, 1e-6);
     run_family("adaptive_avgpool_", 2, 1e-5, 1e-6);
+}
+
+#[test]
+fn sequential_cnn_matches_pytorch() {
+    run_family("sequential_", 1, 1e-5, 1e-5);
 }
 
 #[test]

@@ -350,3 +350,28 @@ fn wrong_input_rank_names_the_layer() {
     );
     assert!(e.contains("2 channels"), "{e}");
 }
+
+#[test]
+fn padded_modes_gradcheck_in_f64() {
+    use kiln_tensor::testing::{gradcheck, GradcheckOptions};
+    kiln_tensor::manual_seed(5);
+    for mode in [PaddingMode::Reflect, PaddingMode::Replicate, PaddingMode::Circular] {
+        let cfg = Conv2dConfig::default()
+            .padding([2, 1])
+            .padding_mode(mode)
+            .dtype(DType::F64);
+        let conv = Conv2d::with_config(2, 2, [3, 2], cfg).unwrap();
+        let x = Tensor::randn(&[1, 2, 4, 3], DType::F64).unwrap().requires_grad_(true);
+        gradcheck(|t| conv.forward(&t[0]), &[&x], GradcheckOptions::default())
+            .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        let cfg = Conv1dConfig::default()
+            .padding(Padding::Same)
+            .dilation(2)
+            .padding_mode(mode)
+            .dtype(DType::F64);
+        let conv = Conv1d::with_config(2, 1, 2, cfg).unwrap();
+        let x = Tensor::randn(&[2, 5], DType::F64).unwrap().requires_grad_(true);
+        gradcheck(|t| conv.forward(&t[0]), &[&x], GradcheckOptions::default())
+            .unwrap_or_else(|e| panic!("{mode:?} 1-D: {e}"));
+    }
+}

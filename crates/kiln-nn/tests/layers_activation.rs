@@ -41,7 +41,7 @@ fn build(case: &Value) -> Box<dyn Layer> {
 #[test]
 fn activations_match_pytorch() {
     let all = cases("activations.json");
-    assert_eq!(all.len(), 19);
+    assert_eq!(all.len(), 25);
     for case in &all {
         check_case(case, build(case).as_ref(), 1e-5, 1e-6);
     }

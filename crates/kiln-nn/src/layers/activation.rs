@@ -181,8 +181,16 @@ impl Forward for Mish {
     }
 }
 
-/// `clamp(x, min_val, max_val)` (`nn.Hardtanh`, defaults −1 and 1). At exactly `min_val` or
-/// `max_val` the gradient is the clamp's (1), where PyTorch's hardtanh gives 0.
+/// `clamp(x, min_val, max_val)` for floating-point input, with PyTorch's hardtanh gradient:
+/// 1 strictly inside `(min_val, max_val)`, 0 elsewhere (also at the bounds).
+fn hardtanh(x: &Tensor, min_val: f64, max_val: f64) -> Result<Tensor> {
+    let inside = x.gt_scalar(min_val)?.logical_and(&x.lt_scalar(max_val)?)?;
+    let clamped = x.clamp(Some(min_val), Some(max_val))?.detach();
+    x.where_(&inside, &clamped)
+}
+
+/// `clamp(x, min_val, max_val)` (`nn.Hardtanh`, defaults −1 and 1); the gradient is 0 at the
+/// bounds, as PyTorch's.
 #[derive(Clone, Debug, Module)]
 #[module(crate = "kiln_nn")]
 pub struct Hardtanh {
@@ -218,11 +226,12 @@ impl Default for Hardtanh {
 
 impl Forward for Hardtanh {
     fn forward(&self, input: &Tensor) -> Result<Tensor> {
-        input.clamp(Some(self.min_val), Some(self.max_val))
+        hardtanh(input, self.min_val, self.max_val)
     }
 }
 
-/// `min(max(0, x), 6)` (`nn.ReLU6`); boundary gradients as [`Hardtanh`].
+/// `min(max(0, x), 6)` (`nn.ReLU6`, PyTorch's `hardtanh(x, 0, 6)`); boundary gradients as
+/// [`Hardtanh`].
 #[derive(Clone, Copy, Debug, Default, Module)]
 #[module(crate = "kiln_nn")]
 pub struct ReLU6;
@@ -235,7 +244,7 @@ impl ReLU6 {
 
 impl Forward for ReLU6 {
     fn forward(&self, input: &Tensor) -> Result<Tensor> {
-        input.clamp(Some(0.0), Some(6.0))
+        hardtanh(input, 0.0, 6.0)
     }
 }
 

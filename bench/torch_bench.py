@@ -104,6 +104,35 @@ def conv2d(batch, cin, cout, k, hw, pad, input_grad):
     return it
 
 
+def train_step(model, opt, x, y):
+    def it():
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return it
+
+
+def train_mlp_adam():
+    m = torch.nn.Sequential(
+        torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512), torch.nn.ReLU(), torch.nn.Linear(512, 10)
+    )
+    # foreach=True is PyTorch's default on CPU too when all params are on one device.
+    opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+    return train_step(m, opt, torch.randn(128, 784), torch.randint(0, 10, (128,)))
+
+
+def train_lenet_sgd():
+    nn = torch.nn
+    m = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )
+    opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+    return train_step(m, opt, torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,)))
+
+
 WORKLOADS = {
     "sgemm_256": lambda: sgemm(256, 256, 256),
     "sgemm_1024": lambda: sgemm(1024, 1024, 1024),
@@ -116,6 +145,8 @@ WORKLOADS = {
     "layer_norm_4096x1024": layer_norm,
     "conv2d_lenet_fwd_bwd": lambda: conv2d(64, 1, 6, 5, 28, 0, False),
     "conv2d_resnet_fwd_bwd": lambda: conv2d(8, 64, 64, 3, 56, 1, True),
+    "train_mlp_adam_b128": train_mlp_adam,
+    "train_lenet_sgd_b64": train_lenet_sgd,
 }
 
 

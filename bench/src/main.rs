@@ -13,6 +13,7 @@
 //! profiling Kiln alone.
 
 mod timing;
+mod train_workloads;
 mod workloads;
 
 use std::io::{BufRead, Write};

@@ -57,6 +57,14 @@ pub const ALL: &[Workload] = &[
         name: "conv2d_resnet_fwd_bwd",
         setup: || conv2d(8, 64, 64, 3, 56, 1, true),
     },
+    Workload {
+        name: "train_mlp_adam_b128",
+        setup: crate::train_workloads::mlp_adam,
+    },
+    Workload {
+        name: "train_lenet_sgd_b64",
+        setup: crate::train_workloads::lenet_sgd,
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static Workload> {

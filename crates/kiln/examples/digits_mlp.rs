@@ -1,106 +1,86 @@
-//! Trains a two-layer MLP on the bundled digits data set (1797 8x8 images, embedded in the
-//! binary) with plain tensor ops, autograd and a hand-written SGD-with-momentum step:
-//! `cargo run --release --example digits_mlp -p kiln`.
-//!
-//! The `kiln train` command (with modules, optimizers and data loaders) comes with the training
-//! toolkit; this example shows what it is built on.
+//! A PyTorch-style training loop written by hand: a `#[derive(Module)]` model, a `DataLoader`, the
+//! Adam optimizer with a cosine schedule, and a checkpoint PyTorch can read.
+//! `cargo run --release --example digits_mlp -p kiln` (the `kiln train` command does all this
+//! with flags; this example shows the library underneath).
 
-use flate2::read::GzDecoder;
+use kiln::data::{datasets, DataLoader};
+use kiln::nn::lr_scheduler::{CosineAnnealingLR, LrScheduler};
+use kiln::nn::optim::{Adam, AdamConfig, Optimizer};
+use kiln::nn::{Dropout, Linear, Module};
 use kiln::prelude::*;
-use std::io::Read;
 
-const DIGITS_GZ: &[u8] = include_bytes!("../../../data/digits.csv.gz");
+/// `nn.Sequential`-free model: parameters are named `fc1.weight`, `fc1.bias`, `fc2.weight`, ...
+#[derive(Module)]
+struct Mlp {
+    fc1: Linear,
+    drop: Dropout,
+    fc2: Linear,
+}
 
-/// Parses the CSV (64 pixels 0..16, then the label) into `[n, 64]` floats in 0..1 and labels.
-fn load_digits() -> std::result::Result<(Tensor, Tensor), Box<dyn std::error::Error>> {
-    let mut text = String::new();
-    GzDecoder::new(DIGITS_GZ).read_to_string(&mut text)?;
-    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
-    for (i, line) in text.lines().enumerate() {
-        let fields: Vec<f32> = line
-            .split(',')
-            .map(|f| f.trim().parse::<f32>())
-            .collect::<std::result::Result<_, _>>()?;
-        if fields.len() != 65 {
-            return Err(format!("digits.csv line {}: expected 65 fields, got {}", i + 1, fields.len()).into());
-        }
-        pixels.extend(fields[..64].iter().map(|p| p / 16.0));
-        labels.push(fields[64] as i64);
+impl Mlp {
+    fn new() -> kiln::Result<Mlp> {
+        Ok(Mlp {
+            fc1: Linear::new(64, 128)?,
+            drop: Dropout::new(0.1)?,
+            fc2: Linear::new(128, 10)?,
+        })
     }
-    let n = labels.len();
-    Ok((Tensor::from_vec(pixels, &[n, 64])?, Tensor::from_vec(labels, &[n])?))
-}
 
-/// PyTorch's default `nn.Linear` initialization: U(-1/sqrt(in), 1/sqrt(in)).
-fn linear_params(fan_in: usize, fan_out: usize) -> kiln::Result<(Tensor, Tensor)> {
-    let bound = 1.0 / (fan_in as f64).sqrt();
-    let w = Tensor::rand(&[fan_in, fan_out], DType::F32)?
-        .mul_scalar(2.0 * bound)?
-        .sub_scalar(bound)?;
-    let b = Tensor::rand(&[fan_out], DType::F32)?
-        .mul_scalar(2.0 * bound)?
-        .sub_scalar(bound)?;
-    Ok((w.requires_grad_(true), b.requires_grad_(true)))
-}
-
-fn accuracy(logits: &Tensor, labels: &Tensor) -> kiln::Result<f64> {
-    let pred = logits.argmax(Some(-1), false)?;
-    pred.eq(labels)?.to_dtype(DType::F32)?.mean()?.item_f64()
+    fn forward(&self, x: &Tensor) -> kiln::Result<Tensor> {
+        let h = self.fc1.forward(&x.flatten(1, -1)?)?.relu()?;
+        self.fc2.forward(&self.drop.forward(&h)?)
+    }
 }
 
 fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     kiln::manual_seed(0);
-    let (x, y) = load_digits()?;
-    let n = x.shape()[0];
-    // Shuffle once, then hold out the last 20% for validation.
-    let perm = Tensor::rand(&[n], DType::F32)?.argsort(0, false)?;
-    let (x, y) = (x.index_select(0, &perm)?, y.index_select(0, &perm)?);
-    let n_train = n * 4 / 5;
-    let (x_train, y_train) = (x.narrow(0, 0, n_train)?, y.narrow(0, 0, n_train)?);
-    let (x_val, y_val) = (x.narrow(0, n_train, n - n_train)?, y.narrow(0, n_train, n - n_train)?);
+    let (train, val) = datasets::digits_split(0.2, 0)?;
+    let loader = DataLoader::new(train).batch_size(64).shuffle(true).seed(0);
+    let (x_val, y_val) = (val.tensors()[0].clone(), val.tensors()[1].clone());
 
-    let (w1, b1) = linear_params(64, 128)?;
-    let (w2, b2) = linear_params(128, 10)?;
-    let params = [&w1, &b1, &w2, &b2];
-    let mut velocity: Vec<Tensor> = params.iter().map(|p| p.zeros_like()).collect();
-    let forward = |x: &Tensor| -> kiln::Result<Tensor> { x.matmul(&w1)?.add(&b1)?.relu()?.matmul(&w2)?.add(&b2) };
+    let mut model = Mlp::new()?;
+    let epochs = 20;
+    let mut opt = Adam::new(model.parameters(), AdamConfig::default().lr(1e-2))?;
+    let mut sched = CosineAnnealingLR::new(&mut opt, epochs, 0.0)?;
 
-    let (batch, lr, momentum) = (64, 0.1, 0.9);
-    for epoch in 1..=20 {
-        let order = Tensor::rand(&[n_train], DType::F32)?.argsort(0, false)?;
-        let mut total = 0.0;
-        for start in (0..n_train).step_by(batch) {
-            let idx = order.narrow(0, start, batch.min(n_train - start))?;
-            let (xb, yb) = (x_train.index_select(0, &idx)?, y_train.index_select(0, &idx)?);
-            let loss = F::cross_entropy(&forward(&xb)?, &yb, Default::default())?;
-            params.iter().for_each(|p| p.zero_grad());
+    let mut val_acc = 0.0;
+    for epoch in 1..=epochs {
+        model.train();
+        let (mut total, mut seen) = (0.0, 0);
+        for batch in loader.iter_epoch(epoch as u64) {
+            let batch = batch?;
+            let (x, y) = (&batch[0], &batch[1]);
+            opt.zero_grad();
+            let loss = F::cross_entropy(&model.forward(x)?, y, Default::default())?;
             loss.backward()?;
-            no_grad(|| -> kiln::Result<()> {
-                for (p, v) in params.iter().zip(&mut velocity) {
-                    *v = v
-                        .mul_scalar(momentum)?
-                        .add(&p.grad().expect("every parameter gets a gradient"))?;
-                    p.sub_(&v.mul_scalar(lr)?)?;
-                }
-                Ok(())
-            })?;
-            total += loss.item_f64()? * idx.shape()[0] as f64;
+            opt.step()?;
+            total += loss.item_f64()? * y.shape()[0] as f64;
+            seen += y.shape()[0];
         }
+        sched.step(&mut opt)?;
+        model.eval();
+        val_acc = no_grad(|| -> kiln::Result<f64> {
+            let pred = model.forward(&x_val)?.argmax(Some(-1), false)?;
+            pred.eq(&y_val)?.to_dtype(DType::F32)?.mean()?.item_f64()
+        })?;
         if epoch % 5 == 0 {
-            let val_acc = no_grad(|| accuracy(&forward(&x_val)?, &y_val))?;
             println!(
                 "epoch {epoch:2}  train loss {:.4}  val accuracy {:.2}%",
-                total / n_train as f64,
+                total / seen as f64,
                 100.0 * val_acc
             );
         }
     }
-    let val_acc = no_grad(|| accuracy(&forward(&x_val)?, &y_val))?;
     println!(
         "final validation accuracy: {:.2}% on {} images",
         100.0 * val_acc,
-        n - n_train
+        x_val.shape()[0]
     );
+
+    // Weights with PyTorch's names: `model.load_state_dict(safetensors.torch.load_file(path))`.
+    let path = std::env::temp_dir().join("kiln_digits_mlp.safetensors");
+    kiln::nn::serialize::save_state_dict(&path, &model.state_dict(), &Default::default())?;
+    println!("weights saved to {}", path.display());
     if val_acc < 0.9 {
         return Err(format!("validation accuracy {val_acc:.3} is below 0.9: training is broken").into());
     }

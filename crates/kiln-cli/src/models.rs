@@ -276,3 +276,38 @@ impl Forward for TransformerClassifier {
         self.head.forward(&self.norm.forward(&x.mean_dims(&[1], false)?)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGITS: InputSpec = InputSpec {
+        channels: 1,
+        height: 8,
+        width: 8,
+        num_classes: 10,
+    };
+
+    #[test]
+    fn mlp_has_pytorch_names_and_config_round_trips() {
+        let cfg = ModelConfig::preset(ModelKind::Mlp, DIGITS).unwrap();
+        let json = serde_json::to_string(&cfg).unwrap();
+        assert!(json.starts_with("{\"name\":\"mlp\""), "{json}");
+        assert_eq!(serde_json::from_str::<ModelConfig>(&json).unwrap(), cfg);
+        let model = cfg.build().unwrap();
+        let names: Vec<String> = model.state_dict().keys().map(str::to_string).collect();
+        assert_eq!(
+            names,
+            [
+                "layers.0.weight",
+                "layers.0.bias",
+                "layers.1.weight",
+                "layers.1.bias",
+                "layers.2.weight",
+                "layers.2.bias"
+            ]
+        );
+        let y = model.forward(&Tensor::zeros(&[3, 1, 8, 8], DType::F32)).unwrap();
+        assert_eq!(y.shape(), &[3, 10]);
+    }
+}

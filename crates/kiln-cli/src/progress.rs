@@ -18,10 +18,9 @@ impl EpochBar {
         } else {
             ProgressBar::hidden()
         };
-        let style =
-            ProgressStyle::with_template("{prefix} [{bar:30.cyan/blue}] {pos}/{len} {msg} eta {eta} ({elapsed})")
-                .map(|s| s.progress_chars("=> "))
-                .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let style = ProgressStyle::with_template("{prefix} [{wide_bar:.cyan/blue}] {pos}/{len} {msg} eta {eta}")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_prefix(format!("epoch {epoch}/{epochs}"));
         EpochBar {
@@ -33,11 +32,11 @@ impl EpochBar {
     /// Advances one batch and shows the running means over the `samples` seen so far.
     pub fn update(&self, loss: f64, accuracy: f64, samples: usize) {
         let rate = samples as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
+        self.bar.inc(1);
         self.bar.set_message(format!(
-            "loss {loss:.4} acc {:.2}% {rate:.0} samples/s",
+            "loss {loss:.4} acc {:.1}% {rate:.0} samples/s",
             100.0 * accuracy
         ));
-        self.bar.inc(1);
     }
 
     /// Removes the bar (the epoch summary line replaces it).

@@ -92,7 +92,7 @@ pub fn run(args: EvalArgs) -> Result<(), CliError> {
     let splits = data::load(&spec)?;
     if splits.input != model_cfg.input() {
         return Err(CliError::msg(format!(
-            "the model expects inputs {:?} but {} has {:?}",
+            "the model was trained on {} but {} has {}",
             model_cfg.input(),
             spec.describe(),
             splits.input

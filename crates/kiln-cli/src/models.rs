@@ -3,6 +3,7 @@
 //! equivalent PyTorch module (given in each struct's doc).
 
 use crate::config::ModelKind;
+
 use kiln::nn::{
     parameter, Conv2d, Conv2dConfig, Forward, LayerNorm, Linear, Module, TransformerEncoder, TransformerEncoderLayer,
     TransformerEncoderLayerConfig,
@@ -17,6 +18,17 @@ pub struct InputSpec {
     pub height: usize,
     pub width: usize,
     pub num_classes: usize,
+}
+
+impl std::fmt::Display for InputSpec {
+    /// `1x28x28 images, 10 classes`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}x{}x{} images, {} classes",
+            self.channels, self.height, self.width, self.num_classes
+        )
+    }
 }
 
 impl InputSpec {

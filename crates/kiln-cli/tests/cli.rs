@@ -204,3 +204,62 @@ fn bad_input_gives_clear_errors() {
     let err = kiln_err(&dir, &["train", "--resume"]);
     assert!(err.contains("--resume"), "{err}");
 }
+
+/// Trains a preset for a few epochs and checks that it learns and that eval rebuilds it.
+fn preset_learns(model: &str, dataset: &str, epochs: &str, min_acc: f64) {
+    let dir = workdir(&format!("{model}-{dataset}"));
+    kiln_ok(
+        &dir,
+        &[
+            "train",
+            "--model",
+            model,
+            "--dataset",
+            dataset,
+            "--epochs",
+            epochs,
+            "--output-dir",
+            "run",
+        ],
+    );
+    let m = metrics(&dir.join("run"));
+    let acc = m.last().unwrap()["val_accuracy"].as_f64().unwrap();
+    assert!(acc >= min_acc, "{model} on {dataset}: validation accuracy {acc}");
+    let json = kiln_ok(&dir, &["eval", "--checkpoint", "run/last.ckpt", "--json"]);
+    let v: Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(v["accuracy"].as_f64().unwrap().to_bits(), acc.to_bits());
+    assert_eq!(v["model"]["name"], model);
+}
+
+#[test]
+fn transformer_preset_learns_digits() {
+    preset_learns("transformer", "digits", "3", 0.6);
+}
+
+#[test]
+fn eval_on_another_dataset_checks_the_input_shape() {
+    let dir = workdir("eval-other");
+    kiln_ok(&dir, &["train", "--epochs", "1", "--output-dir", "run"]);
+    let err = kiln_err(
+        &dir,
+        &["eval", "--checkpoint", "run/best.safetensors", "--dataset", "mnist-5k"],
+    );
+    assert!(err.contains("1x8x8 images") && err.contains("1x28x28 images"), "{err}");
+    let err = kiln_err(
+        &dir,
+        &["eval", "--checkpoint", "run/best.safetensors", "--dataset", "mnist-csv"],
+    );
+    assert!(err.contains("--data-path"), "{err}");
+    let json = kiln_ok(
+        &dir,
+        &[
+            "eval",
+            "--checkpoint",
+            "run/best.safetensors",
+            "--dataset",
+            "digits",
+            "--json",
+        ],
+    );
+    assert_eq!(serde_json::from_str::<Value>(json.trim()).unwrap()["n"], 359);
+}

@@ -3,7 +3,6 @@
 //! equivalent PyTorch module (given in each struct's doc).
 
 use crate::config::ModelKind;
-
 use kiln::nn::{
     parameter, Conv2d, Conv2dConfig, Forward, LayerNorm, Linear, Module, TransformerEncoder, TransformerEncoderLayer,
     TransformerEncoderLayerConfig,

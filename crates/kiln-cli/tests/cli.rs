@@ -263,3 +263,8 @@ fn eval_on_another_dataset_checks_the_input_shape() {
     );
     assert_eq!(serde_json::from_str::<Value>(json.trim()).unwrap()["n"], 359);
 }
+
+#[test]
+fn lenet_preset_learns_digits() {
+    preset_learns("lenet", "digits", "3", 0.6);
+}

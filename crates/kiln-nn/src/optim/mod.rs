@@ -36,6 +36,15 @@ pub trait Optimizer {
     /// Sets the learning rate of group `group` (what schedulers call).
     fn set_lr(&mut self, group: usize, lr: f64);
 
+    /// The momentum of group `group` (`momentum` for SGD and RMSprop, `betas.0` for Adam and
+    /// AdamW); `None` when the optimizer has none. What `OneCycleLR(cycle_momentum=True)` cycles.
+    fn momentum(&self, _group: usize) -> Option<f64> {
+        None
+    }
+
+    /// Sets the momentum (or `betas.0`) of group `group`; ignored by optimizers without one.
+    fn set_momentum(&mut self, _group: usize, _momentum: f64) {}
+
     /// The parameters of group `group`.
     fn group_params(&self, group: usize) -> &[Tensor];
 

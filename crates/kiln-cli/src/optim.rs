@@ -2,8 +2,7 @@
 
 use crate::config::{OptimizerKind, ScheduleKind, TrainConfig};
 use kiln::nn::lr_scheduler::{
-    CosineAnnealingLR, CosineAnnealingLRConfig, LinearLR, LinearLRConfig, LrScheduler, OneCycleLR, OneCycleLRConfig,
-    SequentialLR, StepLR, StepLRConfig,
+    CosineAnnealingLR, LinearLR, LrScheduler, OneCycleLR, OneCycleLRConfig, SequentialLR, StepLR,
 };
 use kiln::nn::optim::{
     Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, RMSprop, RMSpropConfig, Sgd, SgdConfig,
@@ -49,38 +48,30 @@ pub fn build_scheduler(
     steps_per_epoch: usize,
     optimizer: &mut dyn Optimizer,
 ) -> Result<Option<Box<dyn LrScheduler>>> {
-    let total = cfg.epochs * steps_per_epoch;
+    let total = (cfg.epochs * steps_per_epoch).max(1);
     Ok(match cfg.schedule {
         ScheduleKind::None => None,
-        ScheduleKind::Step => {
-            let every = (total / 3).max(1);
-            Some(Box::new(StepLR::new(
+        ScheduleKind::Step => Some(Box::new(StepLR::new(optimizer, (total / 3).max(1), 0.1)?)),
+        ScheduleKind::Cosine => Some(Box::new(CosineAnnealingLR::new(optimizer, total, 0.0)?)),
+        ScheduleKind::Onecycle => {
+            // Momentum cycles (PyTorch's default) only where the optimizer has one.
+            let cycle_momentum = optimizer.momentum(0).is_some();
+            Some(Box::new(OneCycleLR::with_config(
                 optimizer,
-                StepLRConfig::default().step_size(every).gamma(0.1),
+                &[cfg.lr],
+                OneCycleLRConfig::default()
+                    .total_steps(total)
+                    .cycle_momentum(cycle_momentum),
             )?))
         }
-        ScheduleKind::Cosine => Some(Box::new(CosineAnnealingLR::new(
-            optimizer,
-            CosineAnnealingLRConfig::default().t_max(total),
-        )?)),
-        ScheduleKind::Onecycle => Some(Box::new(OneCycleLR::new(
-            optimizer,
-            OneCycleLRConfig::default().max_lr(cfg.lr).total_steps(total),
-        )?)),
         ScheduleKind::WarmupCosine => {
             let warmup = steps_per_epoch.min(total / 10).max(1);
-            let warm = LinearLR::new(
-                optimizer,
-                LinearLRConfig::default().start_factor(0.01).total_iters(warmup),
-            )?;
-            let cos = CosineAnnealingLR::new(
-                optimizer,
-                CosineAnnealingLRConfig::default().t_max(total.saturating_sub(warmup).max(1)),
-            )?;
+            let warm = LinearLR::with_factors(optimizer, 0.01, 1.0, warmup)?;
+            let cos = CosineAnnealingLR::new(optimizer, total.saturating_sub(warmup).max(1), 0.0)?;
             Some(Box::new(SequentialLR::new(
                 optimizer,
                 vec![Box::new(warm), Box::new(cos)],
-                vec![warmup],
+                &[warmup],
             )?))
         }
     })

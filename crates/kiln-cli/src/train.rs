@@ -53,7 +53,15 @@ fn extra(cfg: &TrainConfig, model: &ModelConfig, data: &DataSpec, best: Option<(
     })
 }
 
-pub fn run(args: TrainArgs) -> Result<(), CliError> {
+/// The resolved configuration, output folder and (when resuming) the checkpoint to continue.
+struct Plan {
+    cfg: TrainConfig,
+    out_dir: PathBuf,
+    resume: Option<(PathBuf, TrainingCheckpoint)>,
+}
+
+/// Merges defaults, the resumed run's configuration, the file and the flags; picks the folder.
+fn plan(args: &TrainArgs) -> Result<Plan, CliError> {
     let file = match &args.config {
         Some(p) => read_config_file(p)?,
         None => TrainOptions::default(),
@@ -93,7 +101,6 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         }
     }
     cfg.validate()?;
-
     let out_dir = match (&opts.output_dir, &resume) {
         (Some(d), _) => d.clone(),
         (None, Some((path, _))) => path
@@ -108,6 +115,11 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
             out_dir.display()
         )));
     }
+    Ok(Plan { cfg, out_dir, resume })
+}
+
+pub fn run(args: TrainArgs) -> Result<(), CliError> {
+    let Plan { cfg, out_dir, resume } = plan(&args)?;
     std::fs::create_dir_all(&out_dir)
         .map_err(|e| CliError::msg(format!("cannot create output folder {}: {e}", out_dir.display())))?;
 
@@ -177,24 +189,33 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         model.train();
         let bar = EpochBar::new(epoch, cfg.epochs, steps_per_epoch);
         let mut train = Running::default();
+        let mut lr = optimizer.lr(0);
         for batch in loader.iter_epoch(epoch as u64 - 1) {
             let batch = batch?;
             let (x, y) = (&batch[0], &batch[1]);
             let logits = model.forward(x)?;
             let loss = F::cross_entropy(&logits, y, Default::default())?;
+            let loss_value = loss.item_f64()?;
+            if !loss_value.is_finite() {
+                return Err(CliError::msg(format!(
+                    "training diverged: loss {loss_value} at epoch {epoch}, step {}; try a smaller --lr (now {})",
+                    step + 1,
+                    cfg.lr
+                )));
+            }
             optimizer.zero_grad();
             loss.backward()?;
+            lr = optimizer.lr(0);
             optimizer.step()?;
             if let Some(s) = scheduler.as_mut() {
                 s.step(optimizer.as_mut())?;
             }
             step += 1;
             let correct = no_grad(|| count_correct(&logits, y))?;
-            train.add(loss.item_f64()?, correct, y.shape()[0]);
+            train.add(loss_value, correct, y.shape()[0]);
             bar.update(train.loss(), train.accuracy(), train.n);
         }
         bar.finish();
-        let lr = optimizer.lr(0);
         let val = evaluate(model.as_mut(), &splits, 512)?;
         let improved = best.is_none_or(|(b, _)| val.accuracy() > b);
         if improved {
@@ -212,19 +233,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         ckpt.save(out_dir.join("last.ckpt"))?;
         if improved {
             ckpt.save(out_dir.join("best.ckpt"))?;
-            let metadata = BTreeMap::from([
-                (
-                    MODEL_KEY.to_string(),
-                    serde_json::to_string(&model_cfg).unwrap_or_default(),
-                ),
-                (
-                    DATASET_KEY.to_string(),
-                    serde_json::to_string(&spec).unwrap_or_default(),
-                ),
-                ("kiln.epoch".to_string(), epoch.to_string()),
-                ("kiln.val_accuracy".to_string(), val.accuracy().to_string()),
-            ]);
-            save_state_dict(out_dir.join("best.safetensors"), &ckpt.model, &metadata)?;
+            save_best_weights(&out_dir, &ckpt.model, &model_cfg, &spec, epoch, val.accuracy())?;
         }
         let seconds = t0.elapsed().as_secs_f64();
         append_metrics(
@@ -268,6 +277,26 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         );
     }
     Ok(())
+}
+
+/// `best.safetensors`: the weights with PyTorch names; metadata `kiln.model` (the preset and its
+/// config) and `kiln.dataset` (data set and split) as JSON, plus the epoch and its accuracy.
+fn save_best_weights(
+    out_dir: &Path,
+    weights: &kiln::nn::StateDict,
+    model_cfg: &ModelConfig,
+    spec: &DataSpec,
+    epoch: usize,
+    val_accuracy: f64,
+) -> Result<(), CliError> {
+    let json = |v: serde_json::Result<String>| v.map_err(|e| CliError::msg(format!("cannot record the config: {e}")));
+    let metadata = BTreeMap::from([
+        (MODEL_KEY.to_string(), json(serde_json::to_string(model_cfg))?),
+        (DATASET_KEY.to_string(), json(serde_json::to_string(spec))?),
+        ("kiln.epoch".to_string(), epoch.to_string()),
+        ("kiln.val_accuracy".to_string(), val_accuracy.to_string()),
+    ]);
+    Ok(save_state_dict(out_dir.join("best.safetensors"), weights, &metadata)?)
 }
 
 /// The name an option value has on the command line (`adamw`, `warmup-cosine`).

@@ -80,7 +80,9 @@ impl LenetConfig {
                     ),
                 });
             }
-            (h, w) = ((hp - k + 1) / 2, (wp - k + 1) / 2);
+            // Convolution output, then a 2x2 max-pool that drops an odd last row/column.
+            let (ch, cw) = (hp - k + 1, wp - k + 1);
+            (h, w) = (ch / 2, cw / 2);
         }
         Ok((h, w))
     }

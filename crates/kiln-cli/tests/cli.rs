@@ -166,7 +166,11 @@ fn config_file_sets_options_and_flags_override_it() {
         "optimizer = \"sgd\"\nlr = 0.125\nbatch-size = 64\nepochs = 5\nschedule = \"none\"\noutput-dir = \"from-file\"\n",
     )
     .unwrap();
-    let out = kiln_ok(&dir, &["train", "--config", "run.toml", "--epochs", "1"]);
+    let o = kiln(&dir, &["train", "--config", "run.toml", "--epochs", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Not a terminal: no progress bar on stderr.
+    assert_eq!(stderr(&o), "");
+    let out = stdout(&o);
     assert!(out.contains("output folder: from-file"), "{out}");
     assert!(out.contains("optimizer sgd lr 0.125"), "{out}");
     let m = metrics(&dir.join("from-file"));

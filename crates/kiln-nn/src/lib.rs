@@ -4,7 +4,7 @@
 //!   `load_state_dict`, `train`/`eval`; `#[derive(Module)]` writes it for a struct of layers.
 //! - [`layers`]: `Linear`, convolutions, normalizations, attention, recurrent layers, ...
 //! - [`init`]: PyTorch's default initializations and the `torch.nn.init` functions.
-//! - [`optim`]: optimizers; `lr_scheduler`: learning-rate schedules; `clip_grad`: gradient clipping.
+//! - [`optim`]: optimizers; [`lr_scheduler`]: learning-rate schedules; `clip_grad`: gradient clipping.
 //! - `serialize`: safetensors `state_dict` files and atomic training checkpoints.
 
 // Lets `#[derive(Module)]` inside this crate name it the way users' code does.
@@ -14,6 +14,7 @@ pub mod checkpoint;
 pub mod init;
 pub mod layers;
 pub mod loss;
+pub mod lr_scheduler;
 mod module;
 pub mod optim;
 pub mod serialize;

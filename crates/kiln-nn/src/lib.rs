@@ -11,6 +11,7 @@
 extern crate self as kiln_nn;
 
 pub mod checkpoint;
+pub mod clip_grad;
 pub mod init;
 pub mod layers;
 pub mod loss;

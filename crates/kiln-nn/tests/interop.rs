@@ -202,3 +202,71 @@ fn transformer_classifier_matches_pytorch() -> Result<()> {
     assert_close(&run()?, &tensor(&doc["output"]), 1e-4, 1e-5);
     check_kiln_written("transformer", &m, run)
 }
+
+#[derive(Module)]
+#[module(crate = "kiln_nn")]
+struct Mlp {
+    layers: kiln_nn::Sequential,
+}
+
+#[test]
+fn mlp_matches_pytorch_both_ways() -> Result<()> {
+    let (doc, sd) = load("mlp");
+    let mut m = Mlp {
+        layers: kiln_nn::Sequential::new()
+            .add(Linear::new(64, 32)?)
+            .add(kiln_nn::ReLU)
+            .add(kiln_nn::Dropout::new(0.2)?)
+            .add(Linear::new(32, 10)?),
+    };
+    m.load_state_dict(&sd, true)?;
+    assert_eq!(m.state_dict().keys().collect::<Vec<_>>(), torch_keys(&doc));
+    m.eval();
+    let x = tensor(&doc["input"]);
+    let run = || m.layers.forward(&x.flatten(1, -1)?);
+    assert_close(&run()?, &tensor(&doc["output"]), 1e-5, 1e-6);
+    check_kiln_written("mlp", &m, run)
+}
+
+#[derive(Module)]
+#[module(crate = "kiln_nn")]
+struct LeNet {
+    conv1: kiln_nn::Conv2d,
+    bn1: kiln_nn::BatchNorm2d,
+    pool: kiln_nn::MaxPool2d,
+    conv2: kiln_nn::Conv2d,
+    fc1: Linear,
+    fc2: Linear,
+}
+
+impl LeNet {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = self.pool.forward(&self.bn1.forward(&self.conv1.forward(x)?)?.relu()?)?;
+        let x = self.pool.forward(&self.conv2.forward(&x)?.relu()?)?;
+        self.fc2.forward(&self.fc1.forward(&x.flatten(1, -1)?)?.relu()?)
+    }
+}
+
+#[test]
+fn lenet_with_batch_norm_matches_pytorch_both_ways() -> Result<()> {
+    let (doc, sd) = load("lenet");
+    let mut m = LeNet {
+        conv1: kiln_nn::Conv2d::with_config(1, 4, 3, kiln_nn::Conv2dConfig::default().padding(1))?,
+        bn1: kiln_nn::BatchNorm2d::new(4)?,
+        pool: kiln_nn::MaxPool2d::new(2)?,
+        conv2: kiln_nn::Conv2d::new(4, 8, 3)?,
+        fc1: Linear::new(32, 16)?,
+        fc2: Linear::new(16, 10)?,
+    };
+    m.load_state_dict(&sd, true)?;
+    assert_eq!(m.state_dict().keys().collect::<Vec<_>>(), torch_keys(&doc));
+    assert_eq!(
+        m.bn1.num_batches_tracked.as_ref().expect("tracked").item::<i64>()?,
+        3,
+        "running statistics come from PyTorch"
+    );
+    m.eval();
+    let x = tensor(&doc["input"]);
+    assert_close(&m.forward(&x)?, &tensor(&doc["output"]), 1e-5, 1e-5);
+    check_kiln_written("lenet", &m, || m.forward(&x))
+}

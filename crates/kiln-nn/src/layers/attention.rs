@@ -141,14 +141,6 @@ pub struct MultiheadAttention {
     training: bool,
 }
 
-/// `xavier_uniform_` with gain 1: `U(-b, b)`, `b = √(6 / (fan_in + fan_out))`.
-// TODO(init): use `init::xavier_uniform_` once it lands.
-fn xavier_uniform(t: &Tensor) -> Result<()> {
-    let (fan_in, fan_out) = init::calculate_fan_in_and_fan_out(t)?;
-    let bound = (6.0 / (fan_in + fan_out).max(1) as f64).sqrt();
-    init::uniform_(t, -bound, bound)
-}
-
 /// A bool mask as an additive float mask (`-inf` where true, `0` elsewhere) of `dtype`; a float
 /// mask cast to `dtype` (PyTorch's `_canonical_mask`).
 pub(crate) fn canonical_mask(
@@ -281,7 +273,7 @@ impl MultiheadAttention {
             LinearConfig::default().bias(cfg.bias).dtype(cfg.dtype),
         )?;
         let in_proj_weight = Tensor::zeros(&[3 * embed_dim, embed_dim], cfg.dtype);
-        xavier_uniform(&in_proj_weight)?;
+        init::xavier_uniform_(&in_proj_weight, 1.0)?;
         if let Some(b) = &out_proj.bias {
             init::overwrite(b, &b.zeros_like())?;
         }

@@ -4,6 +4,29 @@
 //! state (momentum buffers, moment estimates). [`Optimizer::state_dict`] saves both in a form a
 //! training checkpoint stores; loading it into an optimizer built over the same parameters continues
 //! the exact trajectory.
+//!
+//! [`Sgd`], [`Adam`], [`AdamW`], [`RMSprop`] and [`Adagrad`] follow PyTorch's single-tensor
+//! (`foreach=False`) algorithms; each is a [`GroupedOptimizer`] over its config type, built with
+//! `new(params, config)` or `with_groups(groups, config)`:
+//!
+//! ```
+//! use kiln_nn::optim::{Adam, AdamConfig, Optimizer, ParamGroup};
+//! use kiln_tensor::tensor;
+//! # fn main() -> kiln_tensor::Result<()> {
+//! let w = kiln_nn::parameter(tensor!([[0.5, -0.5]]));
+//! let b = kiln_nn::parameter(tensor!([0.1]));
+//! let mut opt = Adam::with_groups(
+//!     vec![ParamGroup::new(vec![w.clone()]), ParamGroup::new(vec![b.clone()]).lr(1e-2)],
+//!     AdamConfig::default().lr(1e-3).weight_decay(1e-4),
+//! )?;
+//! let x = tensor!([[1.0], [2.0]]);
+//! let loss = x.matmul(&w)?.add(&b)?.pow_scalar(2.0)?.mean()?;
+//! opt.zero_grad();
+//! loss.backward()?;
+//! opt.step()?;
+//! assert_eq!((opt.lr(0), opt.lr(1)), (1e-3, 1e-2));
+//! # Ok(()) }
+//! ```
 
 use crate::StateDict;
 use kiln_tensor::{Result, Tensor};
@@ -54,4 +77,32 @@ pub trait Optimizer {
     /// Restores a state from [`Optimizer::state_dict`]; errors (modifying nothing) when the
     /// optimizer kind, group count, parameter counts or state shapes do not match.
     fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()>;
+}
+
+mod adagrad;
+mod adam;
+mod algorithm;
+mod grouped;
+pub(crate) mod param_group;
+mod rmsprop;
+mod sgd;
+mod state;
+
+pub use adagrad::{Adagrad, AdagradConfig};
+pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
+pub use algorithm::Algorithm;
+pub use grouped::GroupedOptimizer;
+pub use param_group::{HyperValue, ParamGroup};
+pub use rmsprop::{RMSprop, RMSpropConfig};
+pub use sgd::{Sgd, SgdConfig};
+pub use state::ParamState;
+
+/// PyTorch's scalar `lerp`: `start + weight * (end - start)` for `|weight| < 0.5`, else
+/// `end - (end - start) * (1 - weight)` (exact at `weight = 1`).
+pub(crate) fn lerp(start: f64, end: f64, weight: f64) -> f64 {
+    if weight.abs() < 0.5 {
+        start + weight * (end - start)
+    } else {
+        end - (end - start) * (1.0 - weight)
+    }
 }

@@ -210,22 +210,10 @@ fn bad_input_gives_clear_errors() {
 }
 
 /// Trains a preset for a few epochs and checks that it learns and that eval rebuilds it.
-fn preset_learns(model: &str, dataset: &str, epochs: &str, min_acc: f64) {
+fn preset_learns(model: &str, dataset: &str, extra: &[&str], min_acc: f64) {
     let dir = workdir(&format!("{model}-{dataset}"));
-    kiln_ok(
-        &dir,
-        &[
-            "train",
-            "--model",
-            model,
-            "--dataset",
-            dataset,
-            "--epochs",
-            epochs,
-            "--output-dir",
-            "run",
-        ],
-    );
+    let args = ["train", "--model", model, "--dataset", dataset, "--output-dir", "run"];
+    kiln_ok(&dir, &[&args[..], extra].concat());
     let m = metrics(&dir.join("run"));
     let acc = m.last().unwrap()["val_accuracy"].as_f64().unwrap();
     assert!(acc >= min_acc, "{model} on {dataset}: validation accuracy {acc}");
@@ -237,7 +225,7 @@ fn preset_learns(model: &str, dataset: &str, epochs: &str, min_acc: f64) {
 
 #[test]
 fn transformer_preset_learns_digits() {
-    preset_learns("transformer", "digits", "3", 0.6);
+    preset_learns("transformer", "digits", &["--epochs", "3"], 0.6);
 }
 
 #[test]
@@ -270,5 +258,5 @@ fn eval_on_another_dataset_checks_the_input_shape() {
 
 #[test]
 fn lenet_preset_learns_digits() {
-    preset_learns("lenet", "digits", "3", 0.6);
+    preset_learns("lenet", "digits", &["--epochs", "3", "--lr", "0.01"], 0.6);
 }

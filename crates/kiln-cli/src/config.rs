@@ -113,6 +113,10 @@ pub struct TrainOptions {
     #[arg(long, value_name = "WD")]
     #[serde(alias = "weight_decay")]
     pub weight_decay: Option<f64>,
+    /// Clip the gradients' total 2-norm to this value before each step [default: no clipping]
+    #[arg(long, value_name = "MAX_NORM")]
+    #[serde(alias = "clip_grad_norm")]
+    pub clip_grad_norm: Option<f64>,
     /// Learning-rate schedule [default: cosine]
     #[arg(long, value_enum)]
     pub schedule: Option<ScheduleKind>,
@@ -156,6 +160,7 @@ impl TrainOptions {
             lr,
             momentum,
             weight_decay,
+            clip_grad_norm,
             schedule,
             epochs,
             batch_size,
@@ -179,6 +184,9 @@ pub struct TrainConfig {
     pub lr: f64,
     pub momentum: f64,
     pub weight_decay: f64,
+    /// `clip_grad_norm_` bound; `None` = no clipping. Older checkpoints without it read as `None`.
+    #[serde(default)]
+    pub clip_grad_norm: Option<f64>,
     pub schedule: ScheduleKind,
     pub epochs: usize,
     pub batch_size: usize,
@@ -202,6 +210,7 @@ impl TrainConfig {
             lr: optimizer.default_lr(model),
             momentum: 0.0,
             weight_decay: 0.0,
+            clip_grad_norm: None,
             schedule: ScheduleKind::Cosine,
             epochs: 30,
             batch_size: 32,
@@ -256,7 +265,7 @@ impl TrainConfig {
                 }
             )*};
         }
-        set_opt!(data_dir, data_path, output_dir, stop_after);
+        set_opt!(data_dir, data_path, output_dir, stop_after, clip_grad_norm);
         self
     }
 
@@ -270,6 +279,9 @@ impl TrainConfig {
             }
         };
         positive("lr", self.lr)?;
+        if let Some(c) = self.clip_grad_norm {
+            positive("clip-grad-norm", c)?;
+        }
         if !(self.val_fraction > 0.0 && self.val_fraction < 1.0) {
             return Err(format!(
                 "--val-fraction must be between 0 and 1 (exclusive), got {}",

@@ -135,7 +135,8 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     let mut model = model_cfg.build()?;
     let n_train = splits.train_x.shape()[0];
     let steps_per_epoch = n_train.div_ceil(cfg.batch_size);
-    let mut optimizer = build_optimizer(&cfg, model.parameters())?;
+    let params = model.parameters();
+    let mut optimizer = build_optimizer(&cfg, params.clone())?;
     let mut scheduler = build_scheduler(&cfg, steps_per_epoch, optimizer.as_mut())?;
     let loader = DataLoader::new(TensorDataset::new(vec![
         splits.train_x.clone(),
@@ -205,6 +206,9 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
             }
             optimizer.zero_grad();
             loss.backward()?;
+            if let Some(max_norm) = cfg.clip_grad_norm {
+                kiln::nn::clip_grad::clip_grad_norm_(&params, max_norm, 2.0, false)?;
+            }
             lr = optimizer.lr(0);
             optimizer.step()?;
             if let Some(s) = scheduler.as_mut() {

@@ -260,3 +260,27 @@ fn eval_on_another_dataset_checks_the_input_shape() {
 fn lenet_preset_learns_digits() {
     preset_learns("lenet", "digits", &["--epochs", "3", "--lr", "0.01"], 0.6);
 }
+
+#[test]
+fn clip_grad_norm_changes_the_updates_and_rejects_bad_values() {
+    let dir = workdir("clip");
+    // SGD: its steps scale with the gradient (Adam would normalize the clipping away).
+    let common = ["train", "--epochs", "1", "--schedule", "none", "--optimizer", "sgd"];
+    kiln_ok(&dir, &[&common[..], &["--output-dir", "plain"]].concat());
+    kiln_ok(
+        &dir,
+        &[&common[..], &["--output-dir", "clipped", "--clip-grad-norm", "1e-3"]].concat(),
+    );
+    let plain = metrics(&dir.join("plain"));
+    let clipped = metrics(&dir.join("clipped"));
+    let loss = |m: &[Value]| m[0]["train_loss"].as_f64().unwrap();
+    // Steps of at most 1e-3 in gradient norm barely move the model in one epoch.
+    assert!(
+        loss(&clipped) > loss(&plain) + 0.1,
+        "clipped {} vs plain {}",
+        loss(&clipped),
+        loss(&plain)
+    );
+    let err = kiln_err(&dir, &["train", "--clip-grad-norm", "0"]);
+    assert!(err.contains("--clip-grad-norm"), "{err}");
+}

@@ -29,7 +29,7 @@ const fn make_table() -> [u32; 256] {
 /// TFRecord's masked CRC: rotate right by 15, then add 0xA282EAD8 (wrapping).
 pub fn masked_crc32c(data: &[u8]) -> u32 {
     let crc = crc32c(data);
-    ((crc >> 15) | (crc << 17)).wrapping_add(0xA282_EAD8)
+    crc.rotate_right(15).wrapping_add(0xA282_EAD8)
 }
 
 /// Frames `data` as one TFRecord (16 bytes of header and footer around the data).

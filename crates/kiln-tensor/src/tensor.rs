@@ -206,6 +206,13 @@ impl Tensor {
         self.0.node.as_ref()
     }
 
+    /// The recorded op that produced this tensor (`tensor.grad_fn` in PyTorch); `None` for a
+    /// leaf or a tensor made with grad mode off. Its `op()` and `inputs()` let tools walk the
+    /// recorded forward graph (TensorBoard's graph view, tracing).
+    pub fn grad_fn(&self) -> Option<&Node> {
+        self.0.node.as_ref()
+    }
+
     /// True when gradients flow to or through this tensor.
     pub fn requires_grad(&self) -> bool {
         self.0.node.is_some() || self.0.requires_grad.load(Ordering::Relaxed)

@@ -12,8 +12,8 @@ use crate::writer::EventFileWriter;
 
 /// Writes summaries for TensorBoard into one run directory, like `torch.utils.tensorboard.SummaryWriter`.
 pub struct SummaryWriter {
-    logdir: PathBuf,
-    writer: EventFileWriter,
+    pub(crate) logdir: PathBuf,
+    pub(crate) writer: EventFileWriter,
 }
 
 impl SummaryWriter {

@@ -2,6 +2,7 @@
 //! ([`proto`]) and a background event-file writer ([`writer`]),
 //! the `SummaryWriter` front end ([`summary_writer`]) and scalar sinks ([`logger`]).
 
+pub mod histogram;
 pub mod logger;
 pub mod proto;
 pub mod record;

@@ -6,6 +6,7 @@ pub mod histogram;
 pub mod logger;
 pub mod proto;
 pub mod record;
+pub mod scalars;
 pub mod summary_writer;
 pub mod writer;
 

@@ -1,5 +1,6 @@
 //! `SummaryWriter`: the torch.utils.tensorboard-shaped front end over [`EventFileWriter`].
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use kiln_tensor::Result;
@@ -14,6 +15,8 @@ use crate::writer::EventFileWriter;
 pub struct SummaryWriter {
     pub(crate) logdir: PathBuf,
     pub(crate) writer: EventFileWriter,
+    /// `add_scalars`' writers, one per `<logdir>/<main_tag>_<tag>` directory, by directory name.
+    pub(crate) scalar_writers: BTreeMap<String, EventFileWriter>,
 }
 
 impl SummaryWriter {
@@ -21,7 +24,11 @@ impl SummaryWriter {
     pub fn new(logdir: impl AsRef<Path>) -> Result<Self> {
         let logdir = logdir.as_ref().to_path_buf();
         let writer = EventFileWriter::new(&logdir)?;
-        Ok(SummaryWriter { logdir, writer })
+        Ok(SummaryWriter {
+            logdir,
+            writer,
+            scalar_writers: BTreeMap::new(),
+        })
     }
 
     /// The run directory.
@@ -76,11 +83,19 @@ impl SummaryWriter {
 
     /// Waits until everything logged so far is on disk; returns the first IO error, if any.
     pub fn flush(&mut self) -> Result<()> {
-        self.writer.flush()
+        let mut result = self.writer.flush();
+        for w in self.scalar_writers.values() {
+            result = result.and(w.flush());
+        }
+        result
     }
 
     /// Flushes and closes the event file.
     pub fn close(&mut self) -> Result<()> {
-        self.writer.close()
+        let mut result = self.writer.close();
+        for w in self.scalar_writers.values_mut() {
+            result = result.and(w.close());
+        }
+        result
     }
 }

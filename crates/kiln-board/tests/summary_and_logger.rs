@@ -61,3 +61,33 @@ fn csv_logger_rows() {
         "tag,step,value\ntrain/loss,0,1.5\n\"a,b\",7,-2\n"
     );
 }
+
+#[test]
+fn add_scalars_writes_one_run_per_series() {
+    let dir = tmpdir("add-scalars");
+    let mut w = SummaryWriter::new(&dir).unwrap();
+    w.add_scalars("loss/all", &[("train", 0.5), ("val", 0.75)], 7).unwrap();
+    w.add_scalars("loss/all", &[("train", 0.25)], 8).unwrap();
+    w.close().unwrap();
+    for (series, want) in [("train", vec![(7, 0.5f32), (8, 0.25)]), ("val", vec![(7, 0.75)])] {
+        let sub = dir.join(format!("loss_all_{series}"));
+        let files: Vec<_> = std::fs::read_dir(&sub).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(files.len(), 1, "{series}");
+        let records = read_records(&std::fs::read(&files[0]).unwrap()).unwrap();
+        let got: Vec<(i64, f32)> = records[1..]
+            .iter()
+            .map(|r| {
+                let e = Event::decode(r.as_slice()).unwrap();
+                let Some(event::What::Summary(s)) = e.what else {
+                    panic!("not a summary")
+                };
+                assert_eq!(s.value[0].tag, "loss/all");
+                let Some(summary_value::Value::SimpleValue(v)) = s.value[0].value else {
+                    panic!("not a scalar")
+                };
+                (e.step, v)
+            })
+            .collect();
+        assert_eq!(got, want, "{series}");
+    }
+}

@@ -8,6 +8,13 @@ use kiln_nn::init::{self, FanMode, Nonlinearity};
 use kiln_nn::parameter;
 use kiln_tensor::{manual_seed, DType, Tensor};
 
+/// Tests here draw from the global generator, which every test thread shares; holding this lock
+/// keeps one test's `manual_seed` and draws from interleaving with another's.
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn moments(t: &Tensor) -> (f64, f64, f64, f64) {
     let v = t.to_vec_f64();
     let n = v.len() as f64;
@@ -43,6 +50,7 @@ fn nonlinearity(name: &str) -> Nonlinearity {
 
 #[test]
 fn calculate_gain_matches_pytorch() {
+    let _rng = rng_lock();
     let gains = conv_common::load("init.json")["gains"].as_array().unwrap().clone();
     assert_eq!(gains.len(), 14);
     for g in &gains {
@@ -54,6 +62,7 @@ fn calculate_gain_matches_pytorch() {
 
 #[test]
 fn fans_match_pytorch() {
+    let _rng = rng_lock();
     for f in conv_common::load("init.json")["conv_fans"].as_array().unwrap() {
         let t = Tensor::zeros(&conv_common::shape(&f["weight_shape"]), DType::F32);
         let (fi, fo) = init::calculate_fan_in_and_fan_out(&t).unwrap();
@@ -66,6 +75,7 @@ fn fans_match_pytorch() {
 
 #[test]
 fn uniform_normal_constant_eye() {
+    let _rng = rng_lock();
     manual_seed(1);
     let t = Tensor::zeros(&[200_000], DType::F32);
     init::uniform_(&t, -2.0, 3.0).unwrap();
@@ -95,6 +105,7 @@ fn uniform_normal_constant_eye() {
 
 #[test]
 fn xavier_and_kaiming_moments() {
+    let _rng = rng_lock();
     manual_seed(2);
     // fan_in = 64·9 = 576, fan_out = 128·9 = 1152.
     let w = Tensor::zeros(&[128, 64, 3, 3], DType::F32);
@@ -128,6 +139,7 @@ fn xavier_and_kaiming_moments() {
 
 #[test]
 fn trunc_normal_matches_pytorch_moments() {
+    let _rng = rng_lock();
     manual_seed(3);
     for c in conv_common::load("init.json")["trunc_normal"].as_array().unwrap() {
         let f = |k: &str| c[k].as_f64().unwrap();
@@ -162,6 +174,7 @@ fn check_orthogonal(rows: usize, cols: usize, gain: f64) {
 
 #[test]
 fn orthogonal_gives_orthonormal_rows_or_columns() {
+    let _rng = rng_lock();
     manual_seed(4);
     check_orthogonal(12, 5, 1.0);
     check_orthogonal(5, 12, 2.0);
@@ -178,6 +191,7 @@ fn orthogonal_gives_orthonormal_rows_or_columns() {
 
 #[test]
 fn seeded_draws_repeat() {
+    let _rng = rng_lock();
     let draw = || {
         let t = Tensor::zeros(&[6, 4], DType::F32);
         init::kaiming_uniform_(&t, 5f64.sqrt(), FanMode::FanIn, Nonlinearity::LeakyRelu).unwrap();
@@ -197,6 +211,7 @@ fn seeded_draws_repeat() {
 
 #[test]
 fn initializers_write_parameters_without_recording() {
+    let _rng = rng_lock();
     let p = parameter(Tensor::zeros(&[8, 4], DType::F32));
     init::xavier_uniform_(&p, 1.0).unwrap();
     init::kaiming_normal_(&p, 0.0, FanMode::FanIn, Nonlinearity::Relu).unwrap();

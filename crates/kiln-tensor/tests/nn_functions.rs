@@ -51,8 +51,16 @@ fn naive_softmax(x: &[f64], n: usize) -> Vec<f64> {
 
 // ---- softmax / log_softmax ----
 
+/// Tests here draw from the global generator, which every test thread shares; holding this lock
+/// keeps one test's `manual_seed` and draws from interleaving with another's.
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn softmax_values() {
+    let _rng = rng_lock();
     let x = tensor!([[1.0, 2.0, 3.0], [1000.0, 1000.0, f32::NEG_INFINITY]]);
     let y = x.softmax(-1).unwrap();
     let e = [1f64.exp(), 2f64.exp(), 3f64.exp()];
@@ -81,6 +89,7 @@ fn softmax_values() {
 
 #[test]
 fn softmax_large_f32_matches_naive_every_dim() {
+    let _rng = rng_lock();
     manual_seed(3);
     let x = Tensor::randn(&[6, 70, 9], DType::F32).unwrap().mul_scalar(4.0).unwrap();
     let xv = x.to_vec_f64();
@@ -113,6 +122,7 @@ fn softmax_large_f32_matches_naive_every_dim() {
 
 #[test]
 fn softmax_gradcheck() {
+    let _rng = rng_lock();
     manual_seed(4);
     let x = randn(&[3, 4, 5]);
     for dim in [-1isize, 0, 1] {
@@ -132,6 +142,7 @@ fn softmax_gradcheck() {
 
 #[test]
 fn softmax_double_backward() {
+    let _rng = rng_lock();
     manual_seed(5);
     let x = randn(&[2, 5]);
     // The gradient of sum(w * softmax(x)) is itself differentiable.
@@ -152,6 +163,7 @@ fn softmax_double_backward() {
 
 #[test]
 fn softmax_errors() {
+    let _rng = rng_lock();
     let e = tensor!([1, 2, 3]).softmax(0).unwrap_err().to_string();
     assert_eq!(
         e,
@@ -165,6 +177,7 @@ fn softmax_errors() {
 
 #[test]
 fn layer_norm_values() {
+    let _rng = rng_lock();
     // Row [1, 2, 3, 4]: mean 2.5, biased var 1.25.
     let x = f64s(&[1.0, 2.0, 3.0, 4.0, 2.0, 2.0, 2.0, 2.0], &[2, 4]);
     let y = x.layer_norm(&[4], None, None, 1e-5).unwrap().to_vec_f64();
@@ -193,6 +206,7 @@ fn layer_norm_values() {
 
 #[test]
 fn layer_norm_gradcheck() {
+    let _rng = rng_lock();
     manual_seed(6);
     let x = randn(&[3, 2, 4]);
     let w = randn(&[2, 4]);
@@ -243,6 +257,7 @@ fn layer_norm_gradcheck() {
 
 #[test]
 fn layer_norm_errors() {
+    let _rng = rng_lock();
     let x = Tensor::zeros(&[2, 3], DType::F32);
     let e = x.layer_norm(&[4], None, None, 1e-5).unwrap_err().to_string();
     assert_eq!(
@@ -258,6 +273,7 @@ fn layer_norm_errors() {
 
 #[test]
 fn batch_norm_training_updates_running_stats() {
+    let _rng = rng_lock();
     // [N=2, C=2, L=2]: channel 0 holds 1, 3, 5, 7; channel 1 holds 2, 2, 4, 4.
     let x = f64s(&[1.0, 3.0, 2.0, 2.0, 5.0, 7.0, 4.0, 4.0], &[2, 2, 2]);
     let rm = f64s(&[0.0, 1.0], &[2]);
@@ -294,6 +310,7 @@ fn batch_norm_training_updates_running_stats() {
 
 #[test]
 fn norm_gradchecks() {
+    let _rng = rng_lock();
     manual_seed(7);
     let x = randn(&[3, 4, 2, 2]);
     let w = randn(&[4]);
@@ -339,6 +356,7 @@ fn norm_gradchecks() {
 
 #[test]
 fn group_and_rms_norm_values() {
+    let _rng = rng_lock();
     // One sample, 4 channels of one value each, 2 groups: {1, 3} and {10, 10}.
     let x = f64s(&[1.0, 3.0, 10.0, 10.0], &[1, 4, 1]);
     let y = x.group_norm(2, None, None, 0.0).unwrap().to_vec_f64();
@@ -379,6 +397,7 @@ fn group_and_rms_norm_values() {
 
 #[test]
 fn dropout_statistics_and_determinism() {
+    let _rng = rng_lock();
     let x = Tensor::ones(&[100_000], DType::F32);
     manual_seed(42);
     let a = x.dropout(0.3, true).unwrap().to_vec::<f32>().unwrap();
@@ -410,6 +429,7 @@ fn dropout_statistics_and_determinism() {
 
 #[test]
 fn dropout_gradient_uses_the_mask() {
+    let _rng = rng_lock();
     let x = randn(&[50]).requires_grad_(true);
     manual_seed(9);
     let y = x.dropout(0.4, true).unwrap();
@@ -436,6 +456,7 @@ fn dropout_gradient_uses_the_mask() {
 
 #[test]
 fn embedding_values_grad_and_errors() {
+    let _rng = rng_lock();
     let w = f64s(&[0.0, 0.1, 1.0, 1.1, 2.0, 2.1], &[3, 2]).requires_grad_(true);
     let idx = i64s(&[2, 0, 2, 1], &[2, 2]);
     let y = Tensor::embedding(&w, &idx, Some(0)).unwrap();
@@ -529,6 +550,7 @@ fn naive_attention(
 
 #[test]
 fn attention_values_and_grad() {
+    let _rng = rng_lock();
     manual_seed(12);
     let (l, s, e, ev) = (3, 4, 2, 3);
     let q = randn(&[l, e]);
@@ -600,6 +622,7 @@ fn attention_values_and_grad() {
 
 #[test]
 fn cross_entropy_values() {
+    let _rng = rng_lock();
     // Logits [0, ln 2, ln 3]: softmax = [1/6, 2/6, 3/6].
     let (l2, l3) = (2f64.ln(), 3f64.ln());
     let x = f64s(&[0.0, l2, l3, l3, l2, 0.0], &[2, 3]);
@@ -660,6 +683,7 @@ fn cross_entropy_values() {
 
 #[test]
 fn cross_entropy_gradchecks() {
+    let _rng = rng_lock();
     manual_seed(13);
     let x = randn(&[4, 5]);
     let t = i64s(&[1, 4, -100, 0], &[4]);
@@ -720,6 +744,7 @@ fn cross_entropy_gradchecks() {
 
 #[test]
 fn cross_entropy_errors() {
+    let _rng = rng_lock();
     let x = Tensor::zeros(&[2, 3], DType::F32);
     let e = F::cross_entropy(&x, &i64s(&[0, 1, 2], &[3]), Default::default())
         .unwrap_err()
@@ -773,6 +798,7 @@ fn cross_entropy_errors() {
 
 #[test]
 fn regression_and_binary_losses_values() {
+    let _rng = rng_lock();
     let x = f64s(&[1.0, -2.0, 0.5], &[3]);
     let y = f64s(&[0.0, 0.0, 0.0], &[3]);
     let v = |t: Tensor| t.to_vec_f64();
@@ -835,6 +861,7 @@ fn regression_and_binary_losses_values() {
 
 #[test]
 fn loss_gradchecks() {
+    let _rng = rng_lock();
     manual_seed(14);
     let x = randn(&[3, 4]);
     let y = randn(&[3, 4]);

@@ -2,8 +2,16 @@
 
 use kiln_tensor::{manual_seed, tensor, DType, Tensor};
 
+/// Tests here draw from the global generator, which every test thread shares; holding this lock
+/// keeps one test's `manual_seed` and draws from interleaving with another's.
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn creation_functions() {
+    let _rng = rng_lock();
     assert_eq!(Tensor::zeros(&[2, 3], DType::I32).to_vec::<i32>().unwrap(), vec![0; 6]);
     assert_eq!(Tensor::ones(&[2], DType::F64).to_vec::<f64>().unwrap(), vec![1.0, 1.0]);
     assert_eq!(
@@ -37,6 +45,7 @@ fn creation_functions() {
 
 #[test]
 fn seeded_random_is_reproducible() {
+    let _rng = rng_lock();
     manual_seed(42);
     let a = Tensor::randn(&[100], DType::F32).unwrap().to_vec::<f32>().unwrap();
     let r = Tensor::randint(0, 10, &[50]).unwrap().to_vec::<i64>().unwrap();
@@ -54,6 +63,7 @@ fn seeded_random_is_reproducible() {
 
 #[test]
 fn dtype_conversion_and_promotion() {
+    let _rng = rng_lock();
     let x = tensor!([1.7, -2.2]);
     assert_eq!(x.to_dtype(DType::I64).unwrap().to_vec::<i64>().unwrap(), vec![1, -2]);
     assert_eq!(
@@ -77,6 +87,7 @@ fn dtype_conversion_and_promotion() {
 
 #[test]
 fn views_share_storage_and_reshape_copies_only_when_needed() {
+    let _rng = rng_lock();
     let x = Tensor::arange(0.0, 24.0, 1.0, DType::F32)
         .unwrap()
         .reshape(&[2, 3, 4])
@@ -112,6 +123,7 @@ fn views_share_storage_and_reshape_copies_only_when_needed() {
 
 #[test]
 fn display_like_pytorch() {
+    let _rng = rng_lock();
     let t = tensor!([[1.0, 2.5], [-3.0, 4.0]]);
     assert_eq!(
         t.to_string(),
@@ -130,6 +142,7 @@ fn display_like_pytorch() {
 
 #[test]
 fn errors_name_the_op_shapes_and_dtypes() {
+    let _rng = rng_lock();
     let a = Tensor::zeros(&[32, 784], DType::F32);
     let b = Tensor::zeros(&[512, 784], DType::F32);
     assert_eq!(
@@ -174,6 +187,7 @@ fn operators_panic_with_the_same_message() {
 
 #[test]
 fn operators_compute() {
+    let _rng = rng_lock();
     let a = tensor!([1.0, 2.0]);
     let b = tensor!([3.0, 5.0]);
     let c = (&a + &b) * 2.0 - &a / &b;
@@ -186,6 +200,7 @@ fn operators_compute() {
 
 #[test]
 fn comparisons_logical_and_where() {
+    let _rng = rng_lock();
     let a = tensor!([1.0, 5.0, 3.0]);
     let b = tensor!([2.0, 5.0, 1.0]);
     assert_eq!(a.lt(&b).unwrap().to_vec::<bool>().unwrap(), vec![true, false, false]);
@@ -217,6 +232,7 @@ fn comparisons_logical_and_where() {
 
 #[test]
 fn rounding_follows_pytorch() {
+    let _rng = rng_lock();
     let x = tensor!([-1.5, -0.5, 0.5, 1.5, 2.5, 0.0]);
     assert_eq!(
         x.round().unwrap().to_vec::<f32>().unwrap(),
@@ -235,6 +251,7 @@ fn rounding_follows_pytorch() {
 
 #[test]
 fn owned_operators_reuse_a_unique_buffer_and_never_a_shared_one() {
+    let _rng = rng_lock();
     let x = tensor!([1.0, 2.0, 3.0]);
     // `&x * 2.0` is a fresh unique tensor: `+ 1.0` writes into it (an in-place update bumps the
     // version of its storage; an out-of-place result starts at version 0).
